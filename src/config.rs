@@ -1,11 +1,11 @@
 //! init_config (SPEC §6): keys, defaults, JSON schema, validation and unknown-key warnings.
 
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Where a follow source starts when it has no checkpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum TailFrom {
     /// Only lines written after the start.

@@ -1,0 +1,43 @@
+# k8sadmission: build, demo, test, bench, fixtures.
+CARGO ?= cargo
+SO := target/release/libk8sadmission.so
+HOST := target/release/k8sadmission-host
+CAPTURE ?= test_files/kube_audit_rest_sample.jsonl
+
+.PHONY: all build demo test bench fixtures golden readme clean
+
+all: build
+
+## build: the release plugin, target/release/libk8sadmission.so
+build:
+	$(CARGO) build --release --lib
+
+## demo: build the plugin and replay a shipped capture through it (CAPTURE=... for another)
+demo: build
+	$(CARGO) build --release -p k8sadmission-host
+	$(HOST) --plugin $(SO) --metrics $(CAPTURE)
+
+## test: formatting, clippy with -D warnings, and every test (unit, runner, shared library, golden)
+test: build
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	K8SADMISSION_SO=$(CURDIR)/$(SO) $(CARGO) test --workspace
+
+## bench: criterion benchmarks of field extraction
+bench:
+	$(CARGO) bench --bench extract
+
+## fixtures: regenerate the capture files in test_files/
+fixtures:
+	python3 testing/make_captures.py
+
+## golden: rewrite the expected field values of test_files/ (review the diff!)
+golden: build
+	UPDATE_GOLDEN=1 K8SADMISSION_SO=$(CURDIR)/$(SO) $(CARGO) test --test golden
+
+## readme: regenerate the README field table from the code
+readme:
+	UPDATE_README=1 $(CARGO) test --test readme
+
+clean:
+	$(CARGO) clean
