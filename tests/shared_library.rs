@@ -322,3 +322,30 @@ fn gzip_directories_globs_lists_and_skipped_resources() {
     let glob = format!("{}/test_files/*_lines.jsonl", so::root().display());
     assert_eq!(replay(&mut p, &glob).len(), 3);
 }
+
+#[test]
+fn warnings_about_bad_lines_are_rate_limited() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("noisy.jsonl");
+    let sample = std::fs::read_to_string(test_file("kube_audit_rest_sample.jsonl")).unwrap();
+    let good = sample.lines().next().unwrap();
+    let mut text = "not json\n".repeat(50);
+    text.push_str(good);
+    std::fs::write(&path, text).unwrap();
+    let mut p = init("{}");
+    p.take_logs();
+    assert_eq!(replay(&mut p, path.to_str().unwrap()).len(), 1);
+    assert_eq!(metric(&mut p, "lines_malformed"), 50);
+    let logs = p.take_logs();
+    let per_line = logs
+        .iter()
+        .filter(|l| l.message.contains("malformed line skipped"))
+        .count();
+    assert_eq!(per_line, 10, "{logs:?}");
+    assert!(
+        logs.iter()
+            .any(|l| l.message.contains("40 more skipped lines were not logged")),
+        "{logs:?}"
+    );
+}

@@ -2,6 +2,7 @@
 
 pub mod framing;
 pub mod lines;
+pub mod log_limit;
 pub mod redact;
 pub mod replay;
 
@@ -14,6 +15,7 @@ use falco_plugin::anyhow::{self, Error};
 use falco_plugin::source::{EventBatch, ProgressInfo, SourcePluginInstance};
 use falco_plugin::FailureReason;
 use framing::Frame;
+use log_limit::LogLimit;
 use memchr::memmem;
 use replay::{Next, Replay};
 use std::sync::Arc;
@@ -32,6 +34,7 @@ pub struct AdmissionSource {
     line: Vec<u8>,
     ended: bool,
     progress: std::ffi::CString,
+    warnings: LogLimit,
 }
 
 impl AdmissionSource {
@@ -48,6 +51,7 @@ impl AdmissionSource {
                     line: Vec::new(),
                     ended: false,
                     progress: Default::default(),
+                    warnings: LogLimit::default(),
                 })
             }
             SourceSpec::Follow(_) => {
@@ -70,11 +74,11 @@ impl AdmissionSource {
                 Next::TooLong(n) => {
                     Metrics::add(&self.metrics.bytes_read, n + 1);
                     Metrics::add(&self.metrics.events_oversize, 1);
-                    log::warn!(
-                        "{}: line of {n} bytes skipped (maxEventSize is {})",
-                        self.replay.origin(),
-                        self.config.max_event_size
-                    );
+                    let (replay, max) = (&self.replay, self.config.max_event_size);
+                    self.warnings.warn(|| {
+                        let origin = replay.origin();
+                        format!("{origin}: line of {n} bytes skipped (maxEventSize is {max})")
+                    });
                 }
                 Next::Line => {
                     Metrics::add(&self.metrics.bytes_read, self.line.len() as u64 + 1);
@@ -94,7 +98,9 @@ impl AdmissionSource {
             Frame::Blank => return Ok(None),
             Frame::Malformed(why) => {
                 Metrics::add(&self.metrics.lines_malformed, 1);
-                log::warn!("{}: malformed line skipped: {why}", self.replay.origin());
+                let replay = &self.replay;
+                self.warnings
+                    .warn(|| format!("{}: malformed line skipped: {why}", replay.origin()));
                 return Ok(None);
             }
             Frame::Event(payload) => payload,
@@ -165,6 +171,7 @@ impl SourcePluginInstance for AdmissionSource {
             Some(Ok((added, more))) => {
                 if !more {
                     self.ended = true;
+                    self.warnings.flush();
                     log::info!("replay ended: {}", summary(&metrics));
                 }
                 // The last events go out now, end of stream on the next call; never an empty Ok.
