@@ -20,7 +20,6 @@ static EVTNUM: AtomicU64 = AtomicU64::new(1);
 /// The plugin loaded in a runner, with a capture started.
 pub struct Host {
     runner: CapturingPluginRunner,
-    source: CString,
 }
 
 /// An event built from a payload, owning its bytes.
@@ -38,42 +37,25 @@ impl Host {
             .expect("plugin init");
         Self {
             runner: runner.start_capture().expect("capture start"),
-            source: CString::new("k8s_admission").unwrap(),
         }
     }
 
     /// An event whose payload is `json`.
     pub fn event(&self, json: &str) -> Built {
-        let event = FalcoEvent {
-            metadata: EventMetadata { ts: 1, tid: -1 },
-            params: PluginEvent {
-                plugin_id: 999,
-                event_data: json.as_bytes(),
-            },
-        };
-        let mut bytes = Vec::new();
-        event.write(&mut bytes).unwrap();
-        let built = Event {
-            source: self.source.as_ptr(),
-            source_plugin: std::ptr::null_mut(),
-            to_string: None,
-            buf: bytes.as_mut_ptr().cast(),
-            evt_num: Some(EVTNUM.fetch_add(1, Ordering::Relaxed)),
-        };
-        Built {
-            _bytes: bytes,
-            event: built,
-        }
+        build_event(json)
+    }
+
+    /// One `extract_fields` call for one field, as the runner returns it.
+    pub fn extract(&mut self, event: &Built, field: &str) -> ExtractedField {
+        self.runner
+            .extract_field(&event.event, field)
+            .unwrap_or_else(|| panic!("{field} is not a field"))
+            .unwrap_or_else(|rc| panic!("{field}: extraction failed with rc {rc}"))
     }
 
     /// One field of an event: `None` for ∅, else its values (one for a string field).
     pub fn get(&mut self, event: &Built, field: &str) -> Option<Vec<String>> {
-        let value = self
-            .runner
-            .extract_field(&event.event, field)
-            .unwrap_or_else(|| panic!("{field} is not a field"))
-            .unwrap_or_else(|rc| panic!("{field}: extraction failed with rc {rc}"));
-        flatten(value)
+        flatten(self.extract(event, field))
     }
 
     /// One string field.
@@ -96,6 +78,30 @@ impl Host {
             MetricValue::U64(v) => v,
             _ => panic!("{name} is not a u64"),
         }
+    }
+}
+
+/// A `k8s_admission` event whose payload is `json`, with a new event number.
+pub fn build_event(json: &str) -> Built {
+    let event = FalcoEvent {
+        metadata: EventMetadata { ts: 1, tid: -1 },
+        params: PluginEvent {
+            plugin_id: 999,
+            event_data: json.as_bytes(),
+        },
+    };
+    let mut bytes = Vec::new();
+    event.write(&mut bytes).unwrap();
+    let built = Event {
+        source: c"k8s_admission".as_ptr(),
+        source_plugin: std::ptr::null_mut(),
+        to_string: None,
+        buf: bytes.as_mut_ptr().cast(),
+        evt_num: Some(EVTNUM.fetch_add(1, Ordering::Relaxed)),
+    };
+    Built {
+        _bytes: bytes,
+        event: built,
     }
 }
 
