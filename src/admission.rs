@@ -72,12 +72,8 @@ impl std::fmt::Debug for K8sAdmission {
 impl K8sAdmission {
     /// A plugin with this configuration (validated; unknown keys are logged).
     pub fn with_config(config: Config) -> anyhow::Result<Self> {
-        config.validate()?;
-        for key in config.unknown_keys() {
-            log::warn!("init_config: unknown key {key:?} ignored");
-        }
         Ok(Self {
-            config: Arc::new(config),
+            config: checked(config)?,
             metrics: Arc::default(),
             cache: ReviewCache::default(),
         })
@@ -106,6 +102,15 @@ impl K8sAdmission {
     }
 }
 
+/// Validates a configuration and warns about the keys this version does not know.
+fn checked(config: Config) -> anyhow::Result<Arc<Config>> {
+    config.validate()?;
+    for key in config.unknown_keys() {
+        log::warn!("init_config: unknown key {key:?} ignored");
+    }
+    Ok(Arc::new(config))
+}
+
 impl Plugin for K8sAdmission {
     const NAME: &'static CStr = c"k8sadmission";
     const PLUGIN_VERSION: &'static CStr =
@@ -122,8 +127,7 @@ impl Plugin for K8sAdmission {
     }
 
     fn set_config(&mut self, Json(config): Self::ConfigType) -> Result<(), Error> {
-        config.validate()?;
-        self.config = Arc::new(config);
+        self.config = checked(config)?;
         self.cache = ReviewCache::default();
         Ok(())
     }

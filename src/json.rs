@@ -34,7 +34,7 @@ pub fn array<'t, 'i>(value: Json<'t, 'i>, path: &[&str]) -> impl Iterator<Item =
     get(value, path)
         .and_then(|v| v.as_array())
         .into_iter()
-        .flat_map(|a| a.iter().collect::<Vec<_>>())
+        .flat_map(|a| a.iter())
 }
 
 /// The text of a scalar in a scalar position: `null`, `""` and containers give `None`.
