@@ -1,22 +1,22 @@
 //! Event sources: what `open` starts, and how lines become events in `next_batch`.
 
 pub mod framing;
+pub mod ingest;
 pub mod lines;
 pub mod log_limit;
+pub mod queue;
 pub mod redact;
 pub mod replay;
 
 use crate::admission::K8sAdmission;
 use crate::config::Config;
 use crate::guard;
-use crate::metrics::{now_ns, Metrics};
+use crate::metrics::Metrics;
 use crate::open_params::{self, SourceSpec};
 use falco_plugin::anyhow::{self, Error};
 use falco_plugin::source::{EventBatch, ProgressInfo, SourcePluginInstance};
 use falco_plugin::FailureReason;
-use framing::Frame;
-use log_limit::LogLimit;
-use memchr::memmem;
+use ingest::Ingest;
 use replay::{Next, Replay};
 use std::sync::Arc;
 
@@ -29,12 +29,11 @@ const BATCH_BYTES: usize = 8 * 1024 * 1024;
 #[derive(Debug)]
 pub struct AdmissionSource {
     replay: Replay,
-    config: Arc<Config>,
+    ingest: Ingest,
     metrics: Arc<Metrics>,
     line: Vec<u8>,
     ended: bool,
     progress: std::ffi::CString,
-    warnings: LogLimit,
 }
 
 impl AdmissionSource {
@@ -46,12 +45,11 @@ impl AdmissionSource {
                 let replay = Replay::open(&items, max)?;
                 Ok(Self {
                     replay,
-                    config,
+                    ingest: Ingest::new(config, metrics.clone()),
                     metrics,
                     line: Vec::new(),
                     ended: false,
                     progress: Default::default(),
-                    warnings: LogLimit::default(),
                 })
             }
             SourceSpec::Follow(_) => {
@@ -72,60 +70,23 @@ impl AdmissionSource {
             match self.replay.next_line(&mut self.line) {
                 Next::End => return Ok((events, false)),
                 Next::TooLong(n) => {
-                    Metrics::add(&self.metrics.bytes_read, n + 1);
-                    Metrics::add(&self.metrics.events_oversize, 1);
-                    let (replay, max) = (&self.replay, self.config.max_event_size);
-                    self.warnings.warn(|| {
-                        let origin = replay.origin();
-                        format!("{origin}: line of {n} bytes skipped (maxEventSize is {max})")
-                    });
+                    let replay = &self.replay;
+                    self.ingest.too_long(n, || replay.origin());
                 }
                 Next::Line => {
-                    Metrics::add(&self.metrics.bytes_read, self.line.len() as u64 + 1);
-                    if let Some(len) = self.emit(batch)? {
+                    let replay = &self.replay;
+                    if let Some(event) = self.ingest.line(&self.line, || replay.origin()) {
+                        let mut falco_event = Self::plugin_event(&event.payload);
+                        falco_event.metadata.ts = event.ts;
+                        batch.add(falco_event)?;
+                        self.metrics.event_emitted();
                         events += 1;
-                        bytes += len;
+                        bytes += event.payload.len();
                     }
                 }
             }
         }
         Ok((events, true))
-    }
-
-    /// Turns the current line into an event; the payload length when one was added.
-    fn emit(&mut self, batch: &mut EventBatch) -> anyhow::Result<Option<usize>> {
-        let payload = match framing::frame(&self.line) {
-            Frame::Blank => return Ok(None),
-            Frame::Malformed(why) => {
-                Metrics::add(&self.metrics.lines_malformed, 1);
-                let replay = &self.replay;
-                self.warnings
-                    .warn(|| format!("{}: malformed line skipped: {why}", replay.origin()));
-                return Ok(None);
-            }
-            Frame::Event(payload) => payload,
-        };
-        if self
-            .config
-            .skip_resources
-            .iter()
-            .any(|r| names_resource(payload, r))
-        {
-            Metrics::add(&self.metrics.events_skipped, 1);
-            return Ok(None);
-        }
-        let redacted = if self.config.redact_secrets {
-            redact::redact_secret(payload)
-        } else {
-            None
-        };
-        let payload = redacted.as_deref().unwrap_or(payload);
-        let ts = framing::timestamp_ns(payload).unwrap_or_else(|| now_ns().max(0) as u64);
-        let mut event = Self::plugin_event(payload);
-        event.metadata.ts = ts;
-        batch.add(event)?;
-        self.metrics.event_emitted();
-        Ok(Some(payload.len()))
     }
 }
 
@@ -137,21 +98,6 @@ fn summary(m: &Metrics) -> String {
         .map(|(name, v)| format!("{name}={v}"))
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// `true` when the review's `"resource"` member (of `resource` or `requestResource`) is `name`.
-fn names_resource(payload: &[u8], name: &str) -> bool {
-    const KEY: &[u8] = b"\"resource\"";
-    memmem::find_iter(payload, KEY).any(|at| {
-        let rest = payload[at + KEY.len()..].trim_ascii_start();
-        let Some(rest) = rest.strip_prefix(b":") else {
-            return false;
-        };
-        rest.trim_ascii_start()
-            .strip_prefix(b"\"")
-            .and_then(|r| r.strip_prefix(name.as_bytes()))
-            .is_some_and(|r| r.starts_with(b"\""))
-    })
 }
 
 impl SourcePluginInstance for AdmissionSource {
@@ -171,7 +117,7 @@ impl SourcePluginInstance for AdmissionSource {
             Some(Ok((added, more))) => {
                 if !more {
                     self.ended = true;
-                    self.warnings.flush();
+                    self.ingest.flush_warnings();
                     log::info!("replay ended: {}", summary(&metrics));
                 }
                 // The last events go out now, end of stream on the next call; never an empty Ok.
@@ -194,22 +140,5 @@ impl SourcePluginInstance for AdmissionSource {
             value,
             detail: Some(&self.progress),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn finds_the_resource_without_parsing() {
-        let lease = br#"{"request":{"resource":{"group":"coordination.k8s.io","version":"v1","resource":"leases"}}}"#;
-        assert!(names_resource(lease, "leases"));
-        assert!(!names_resource(lease, "lease"));
-        assert!(!names_resource(lease, "pods"));
-        let spaced = br#"{"request":{"resource": { "resource" : "events" }}}"#;
-        assert!(names_resource(spaced, "events"));
-        let escaped = br#"{"a":"\"resource\":\"leases\""}"#;
-        assert!(!names_resource(escaped, "leases"));
     }
 }
