@@ -8,13 +8,13 @@ CAPTURE ?= test_files/kube_audit_rest_sample.jsonl
 
 all: build
 
-## build: the release plugin, target/release/libk8sadmission.so
+## build: the release plugin, target/release/libk8sadmission.so, and its host
 build:
 	$(CARGO) build --release --lib
+	$(CARGO) build --release -p k8sadmission-host
 
 ## demo: build the plugin and replay a shipped capture through it (CAPTURE=... for another)
 demo: build
-	$(CARGO) build --release -p k8sadmission-host
 	$(HOST) --plugin $(SO) --metrics $(CAPTURE)
 
 ## test: formatting, clippy with -D warnings, and every test (unit, runner, shared library, golden)

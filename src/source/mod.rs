@@ -7,6 +7,8 @@ pub mod log_limit;
 pub mod queue;
 pub mod redact;
 pub mod replay;
+pub mod tail;
+pub mod webhook;
 
 use crate::admission::K8sAdmission;
 use crate::config::Config;
