@@ -29,7 +29,7 @@ pub struct Config {
     #[serde(default)]
     pub tls_key: Option<String>,
     /// CA bundle (PEM): when set, the webhook path requires client certificates signed by it.
-    #[serde(default)]
+    #[serde(default, rename = "tlsClientCA")]
     pub tls_client_ca: Option<String>,
     /// File holding the bearer token the webhook requires.
     #[serde(default)]
@@ -179,6 +179,25 @@ mod tests {
         assert!(c.redact_secrets);
         assert!(c.use_async);
         assert!(c.unknown.is_empty());
+    }
+
+    #[test]
+    fn every_key_of_the_spec_is_known() {
+        let all = r#"{"sslCertificate":"a","tlsCert":"b","tlsKey":"c","tlsClientCA":"d",
+            "webhookTokenFile":"e","maxEventSize":1,"webhookMaxBatchSize":2,"queueCapacity":3,
+            "queueMaxBytes":4,"tailFrom":"end","checkpointFile":"f","captureFile":"g",
+            "captureMaxSize":5,"captureMaxBackups":6,"skipResources":[],"clusterName":"h",
+            "podSpecPaths":{},"redactSecrets":true,"useAsync":true}"#;
+        let c: Config = serde_json::from_str(all).unwrap();
+        assert!(c.unknown.is_empty(), "{:?}", c.unknown);
+        assert_eq!(c.tls_client_ca.as_deref(), Some("d"));
+        let schema = serde_json::to_value(schemars::schema_for!(Config)).unwrap();
+        let props = schema["properties"].as_object().unwrap();
+        let all: serde_json::Value = serde_json::from_str(all).unwrap();
+        for key in all.as_object().unwrap().keys() {
+            assert!(props.contains_key(key), "{key} missing from the schema");
+        }
+        assert_eq!(props.len(), 19);
     }
 
     #[test]
