@@ -17,8 +17,10 @@ build:
 demo: build
 	$(HOST) --plugin $(SO) --metrics $(CAPTURE)
 
-## test: formatting, clippy with -D warnings, and every test (unit, runner, shared library, golden)
+## test: formatting, clippy with -D warnings, fixtures up to date, and every test
+## (unit, runner, shared library, golden, follow, webhook, rules)
 test: build
+	python3 testing/generate_fixtures.py --check
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	K8SADMISSION_SO=$(CURDIR)/$(SO) $(CARGO) test --workspace
@@ -27,9 +29,9 @@ test: build
 bench:
 	$(CARGO) bench --bench extract
 
-## fixtures: regenerate the capture files in test_files/
+## fixtures: regenerate test_files/ from testing/scenarios.yaml and testing/k8s/ (and the captures)
 fixtures:
-	python3 testing/make_captures.py
+	python3 testing/generate_fixtures.py
 
 ## golden: rewrite the expected field values of test_files/ (review the diff!)
 golden: build
