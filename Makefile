@@ -1,7 +1,8 @@
 # k8sadmission: build, demo, test, bench, fixtures.
 CARGO ?= cargo
-SO := target/release/libk8sadmission.so
-HOST := target/release/k8sadmission-host
+TARGET_DIR := $(if $(CARGO_TARGET_DIR),$(CARGO_TARGET_DIR),$(CURDIR)/target)
+SO := $(TARGET_DIR)/release/libk8sadmission.so
+HOST := $(TARGET_DIR)/release/k8sadmission-host
 CAPTURE ?= test_files/kube_audit_rest_sample.jsonl
 
 .PHONY: all build demo test bench fixtures golden readme clean
@@ -23,7 +24,7 @@ test: build
 	python3 testing/generate_fixtures.py --check
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	K8SADMISSION_SO=$(CURDIR)/$(SO) $(CARGO) test --workspace
+	K8SADMISSION_SO=$(SO) $(CARGO) test --workspace
 
 ## bench: criterion benchmarks of field extraction
 bench:
@@ -35,7 +36,7 @@ fixtures:
 
 ## golden: rewrite the expected field values of test_files/ (review the diff!)
 golden: build
-	UPDATE_GOLDEN=1 K8SADMISSION_SO=$(CURDIR)/$(SO) $(CARGO) test --test golden
+	UPDATE_GOLDEN=1 K8SADMISSION_SO=$(SO) $(CARGO) test --test golden
 
 ## readme: regenerate the README field table from the code
 readme:
