@@ -152,6 +152,10 @@ impl SourcePlugin for K8sAdmission {
         .unwrap_or_else(|| Err(anyhow::anyhow!("internal error while opening; see the log")))
     }
 
+    fn close(&mut self, instance: &mut Self::Instance) {
+        guard::catch(&self.metrics, "close", || instance.close());
+    }
+
     fn event_to_string(&mut self, event: &EventInput<Self::Event<'_>>) -> Result<CString, Error> {
         let payload = event.event()?.params.event_data.0;
         let evtnum = event.event_number() as u64;

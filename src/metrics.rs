@@ -61,7 +61,8 @@ counters! {
     tail_rotations,
     /// Truncations seen by the follower.
     tail_truncations,
-    /// Lines the follower could not read (a rotated file vanished).
+    /// Times the follower lost data (a rotated or checkpointed file removed before it was read,
+    /// a file truncated before it was read).
     tail_gaps,
     /// Bytes written but not yet read by the follower (gauge).
     tail_lag_bytes,

@@ -114,10 +114,10 @@ fn webhook(rest: &str, tls: bool) -> anyhow::Result<WebhookAddr> {
         !host.contains(['@', ' ']),
         bad("user info and spaces are not allowed")
     );
+    // Port 0 asks the system for a free port (logged at open): for tests and local runs.
     let port: u16 = port
         .parse()
-        .map_err(|_| bad("the port must be a number from 1 to 65535"))?;
-    anyhow::ensure!(port != 0, bad("the port must be a number from 1 to 65535"));
+        .map_err(|_| bad("the port must be a number from 0 to 65535"))?;
     Ok(WebhookAddr {
         tls,
         host: host.to_string(),
@@ -187,7 +187,15 @@ mod tests {
             })
         );
         assert!(parse("http://host/x").is_err());
-        assert!(parse("http://host:0/x").is_err());
+        assert_eq!(
+            parse("http://127.0.0.1:0/x").unwrap(),
+            SourceSpec::Webhook(WebhookAddr {
+                tls: false,
+                host: "127.0.0.1".into(),
+                port: 0,
+                path: "/x".into()
+            })
+        );
         assert!(parse("http://host:99999/x").is_err());
         assert!(parse("http://:9765/a,/b").is_err());
     }

@@ -1,4 +1,4 @@
-//! Event sources: what `open` starts, and how lines become events in `next_batch`.
+//! Event sources: what `open` starts, and how its events reach Falco in `next_batch`.
 
 pub mod framing;
 pub mod ingest;
@@ -19,58 +19,147 @@ use falco_plugin::anyhow::{self, Error};
 use falco_plugin::source::{EventBatch, ProgressInfo, SourcePluginInstance};
 use falco_plugin::FailureReason;
 use ingest::Ingest;
+use queue::Queued;
 use replay::{Next, Replay};
 use std::sync::Arc;
+use std::time::Duration;
+use tail::Follower;
+use webhook::WebhookServer;
 
 /// Events handed to Falco in one batch at most.
 const BATCH_EVENTS: usize = 512;
-/// Payload bytes handed to Falco in one batch at most (one larger event still goes alone).
+/// Payload bytes of a replay batch at most (one larger event still goes alone).
 const BATCH_BYTES: usize = 8 * 1024 * 1024;
+/// How long `next_batch` waits for a live event before it answers "timeout".
+const LIVE_WAIT: Duration = Duration::from_millis(50);
+
+/// What one `next_batch` call produced.
+enum Outcome {
+    /// Events were added to the batch.
+    Events,
+    /// Nothing is ready yet (live sources).
+    Timeout,
+    /// The replay has ended.
+    Eof,
+}
+
+/// The replay state: files, the ingest pipeline, the line buffer.
+#[derive(Debug)]
+struct ReplayInput {
+    replay: Replay,
+    ingest: Ingest,
+    line: Vec<u8>,
+    ended: bool,
+}
+
+/// What an open source reads from.
+#[derive(Debug)]
+enum Input {
+    Replay(ReplayInput),
+    Follow(Follower),
+    Webhook(WebhookServer),
+    /// After `close`: the live producers have stopped.
+    Closed,
+}
 
 /// An open source: the instance Falco reads events from.
 #[derive(Debug)]
 pub struct AdmissionSource {
-    replay: Replay,
-    ingest: Ingest,
+    input: Input,
     metrics: Arc<Metrics>,
-    line: Vec<u8>,
-    ended: bool,
     progress: std::ffi::CString,
 }
 
 impl AdmissionSource {
-    /// Opens what `params` names.
+    /// Opens what `params` names; live sources start their threads here.
     pub fn open(params: &str, config: Arc<Config>, metrics: Arc<Metrics>) -> anyhow::Result<Self> {
-        match open_params::parse(params)? {
+        let input = match open_params::parse(params)? {
             SourceSpec::Replay(items) => {
                 let max = usize::try_from(config.max_event_size).unwrap_or(usize::MAX);
-                let replay = Replay::open(&items, max)?;
-                Ok(Self {
-                    replay,
+                Input::Replay(ReplayInput {
+                    replay: Replay::open(&items, max)?,
                     ingest: Ingest::new(config, metrics.clone()),
-                    metrics,
                     line: Vec::new(),
                     ended: false,
-                    progress: Default::default(),
                 })
             }
-            SourceSpec::Follow(_) => {
-                anyhow::bail!("file:// (follow) sources are not available in this version yet")
+            SourceSpec::Follow(paths) => {
+                Input::Follow(Follower::start(paths, config, metrics.clone())?)
             }
-            SourceSpec::Webhook(_) => {
-                anyhow::bail!("http(s):// (webhook) sources are not available in this version yet")
+            SourceSpec::Webhook(addr) => {
+                Input::Webhook(WebhookServer::start(addr, config, metrics.clone())?)
             }
-        }
+        };
+        Ok(Self {
+            input,
+            metrics,
+            progress: Default::default(),
+        })
     }
 
-    /// Reads lines into `batch` until it is full or the input ends: the events added, and
-    /// `false` once the input has ended.
-    fn fill(&mut self, batch: &mut EventBatch) -> anyhow::Result<(usize, bool)> {
+    /// Stops the live producers: returns when none of their threads is left.
+    pub fn close(&mut self) {
+        self.input = Input::Closed;
+    }
+
+    fn fill(&mut self, batch: &mut EventBatch) -> anyhow::Result<Outcome> {
+        match &mut self.input {
+            Input::Replay(replay) => replay.fill(batch, &self.metrics),
+            Input::Follow(follower) => {
+                follower.commit_returned();
+                let items = follower.drain(BATCH_EVENTS, LIVE_WAIT);
+                let cursors = add_queued(items, batch, &self.metrics)?;
+                if cursors.is_empty() {
+                    return Ok(Outcome::Timeout);
+                }
+                follower.returned(cursors.into_iter().flatten().collect());
+                Ok(Outcome::Events)
+            }
+            Input::Webhook(server) => {
+                let items = server.drain(BATCH_EVENTS, LIVE_WAIT);
+                if add_queued(items, batch, &self.metrics)?.is_empty() {
+                    return Ok(Outcome::Timeout);
+                }
+                Ok(Outcome::Events)
+            }
+            Input::Closed => Ok(Outcome::Eof),
+        }
+    }
+}
+
+/// Adds queued events to the batch: the cursor of each (empty when there were none).
+fn add_queued<C>(
+    items: Vec<Queued<C>>,
+    batch: &mut EventBatch,
+    metrics: &Metrics,
+) -> anyhow::Result<Vec<Option<C>>> {
+    let mut cursors = Vec::with_capacity(items.len());
+    for item in items {
+        let mut event = AdmissionSource::plugin_event(&item.payload);
+        event.metadata.ts = item.ts;
+        batch.add(event)?;
+        metrics.event_emitted();
+        cursors.push(item.cursor);
+    }
+    Ok(cursors)
+}
+
+impl ReplayInput {
+    /// Reads lines into `batch` until it is full or the input ends.
+    fn fill(&mut self, batch: &mut EventBatch, metrics: &Metrics) -> anyhow::Result<Outcome> {
+        if self.ended {
+            return Ok(Outcome::Eof);
+        }
         let mut events = 0;
         let mut bytes = 0;
         while events < BATCH_EVENTS && bytes < BATCH_BYTES {
             match self.replay.next_line(&mut self.line) {
-                Next::End => return Ok((events, false)),
+                Next::End => {
+                    self.ended = true;
+                    self.ingest.flush_warnings();
+                    log::info!("replay ended: {}", summary(metrics));
+                    break;
+                }
                 Next::TooLong(n) => {
                     let replay = &self.replay;
                     self.ingest.too_long(n, || replay.origin());
@@ -78,17 +167,22 @@ impl AdmissionSource {
                 Next::Line => {
                     let replay = &self.replay;
                     if let Some(event) = self.ingest.line(&self.line, || replay.origin()) {
-                        let mut falco_event = Self::plugin_event(&event.payload);
+                        let mut falco_event = AdmissionSource::plugin_event(&event.payload);
                         falco_event.metadata.ts = event.ts;
                         batch.add(falco_event)?;
-                        self.metrics.event_emitted();
+                        metrics.event_emitted();
                         events += 1;
                         bytes += event.payload.len();
                     }
                 }
             }
         }
-        Ok((events, true))
+        // The last events go out now and end of stream on the next call: never an empty Ok.
+        Ok(if events > 0 {
+            Outcome::Events
+        } else {
+            Outcome::Eof
+        })
     }
 }
 
@@ -110,23 +204,14 @@ impl SourcePluginInstance for AdmissionSource {
         _plugin: &mut K8sAdmission,
         batch: &mut EventBatch,
     ) -> Result<(), Error> {
-        let eof = || anyhow::anyhow!("end of the replayed captures").context(FailureReason::Eof);
-        if self.ended {
-            return Err(eof());
-        }
         let metrics = self.metrics.clone();
         match guard::catch(&metrics, "next_batch", || self.fill(batch)) {
-            Some(Ok((added, more))) => {
-                if !more {
-                    self.ended = true;
-                    self.ingest.flush_warnings();
-                    log::info!("replay ended: {}", summary(&metrics));
-                }
-                // The last events go out now, end of stream on the next call; never an empty Ok.
-                if added == 0 {
-                    return Err(eof());
-                }
-                Ok(())
+            Some(Ok(Outcome::Events)) => Ok(()),
+            Some(Ok(Outcome::Eof)) => {
+                Err(anyhow::anyhow!("end of the replayed captures").context(FailureReason::Eof))
+            }
+            Some(Ok(Outcome::Timeout)) => {
+                Err(anyhow::anyhow!("no event ready").context(FailureReason::Timeout))
             }
             Some(Err(e)) => Err(e),
             None => {
@@ -136,7 +221,10 @@ impl SourcePluginInstance for AdmissionSource {
     }
 
     fn get_progress(&mut self) -> ProgressInfo<'_> {
-        let value = self.replay.progress() * 100.0;
+        let value = match &self.input {
+            Input::Replay(r) => r.replay.progress() * 100.0,
+            _ => 0.0,
+        };
         self.progress = std::ffi::CString::new(format!("{value:.2}%")).unwrap_or_default();
         ProgressInfo {
             value,

@@ -1,0 +1,230 @@
+//! One HTTP request: routing, authentication, method and content type, the body under its
+//! limits, and the answer. Every non-2xx answer is counted in `webhook_rejected`.
+
+use super::auth::Token;
+use super::body::{self, Body};
+use super::pipeline::Pipeline;
+use super::review;
+use super::throttle::Throttle;
+use crate::config::Config;
+use crate::guard;
+use crate::metrics::Metrics;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, ALLOW, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use hyper::{Method, Request, Response, StatusCode};
+use serde_json::json;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The probe path; needs no token and no client certificate.
+const HEALTHZ: &str = "/healthz";
+/// Time allowed for a whole request body (oversize ones included) to arrive.
+const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What an answer is made of.
+type Answer = Response<Full<Bytes>>;
+
+/// The request handler of one webhook server.
+#[derive(Debug)]
+pub(super) struct Handler {
+    path: String,
+    token: Option<Token>,
+    /// `true` when tlsClientCA is set: the webhook path needs a verified client certificate.
+    client_cert_required: bool,
+    max_body: usize,
+    metrics: Arc<Metrics>,
+    pipeline: Pipeline,
+    oversize_warnings: Throttle,
+}
+
+impl Handler {
+    /// The handler for reviews POSTed to `path`.
+    pub(super) fn new(
+        path: &str,
+        config: Arc<Config>,
+        metrics: Arc<Metrics>,
+        client_cert_required: bool,
+    ) -> anyhow::Result<Self> {
+        let token = config
+            .webhook_token_file
+            .as_deref()
+            .map(Token::load)
+            .transpose()?;
+        Ok(Self {
+            path: path.to_string(),
+            token,
+            client_cert_required,
+            max_body: usize::try_from(config.webhook_max_batch_size).unwrap_or(usize::MAX),
+            pipeline: Pipeline::new(config, metrics.clone())?,
+            metrics,
+            oversize_warnings: Throttle::default(),
+        })
+    }
+
+    /// The pipeline behind the handler (its queue is what `next_batch` drains).
+    pub(super) fn pipeline(&self) -> &Pipeline {
+        &self.pipeline
+    }
+
+    /// Answers one request; `client_verified` tells whether the connection presented a client
+    /// certificate that the client CA verified. In order: `GET /healthz` (not counted in
+    /// `webhook_requests`), unknown path 404, client certificate then token 401 (before the
+    /// method, so that unauthenticated clients learn nothing more), method 405, content type
+    /// 415, then the body: too slow 408, oversize 200 or 413, invalid 400, valid 200.
+    pub(super) async fn handle(
+        self: Arc<Self>,
+        req: Request<Incoming>,
+        client_verified: bool,
+    ) -> Result<Answer, Infallible> {
+        let path = req.uri().path();
+        if path != self.path && path == HEALTHZ {
+            return Ok(match *req.method() {
+                Method::GET | Method::HEAD => {
+                    self.reply(StatusCode::OK, Bytes::from_static(br#"{"status":"ok"}"#))
+                }
+                _ => self.method_not_allowed("GET, HEAD"),
+            });
+        }
+        Metrics::add(&self.metrics.webhook_requests, 1);
+        if path != self.path {
+            return Ok(self.error(StatusCode::NOT_FOUND, "unknown path"));
+        }
+        if self.client_cert_required && !client_verified {
+            Metrics::add(&self.metrics.webhook_auth_failures, 1);
+            return Ok(self.error(StatusCode::UNAUTHORIZED, "a client certificate is required"));
+        }
+        if let Some(token) = &self.token {
+            if !token.admits(req.headers().get(AUTHORIZATION)) {
+                Metrics::add(&self.metrics.webhook_auth_failures, 1);
+                let mut answer =
+                    self.error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
+                answer
+                    .headers_mut()
+                    .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                return Ok(answer);
+            }
+        }
+        if req.method() != Method::POST {
+            return Ok(self.method_not_allowed("POST"));
+        }
+        if !is_json(req.headers().get(CONTENT_TYPE)) {
+            return Ok(self.error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Content-Type must be application/json",
+            ));
+        }
+        let read = body::read(req.into_body(), self.max_body, BODY_TIMEOUT).await;
+        Ok(match read {
+            Body::Whole(bytes) => {
+                Metrics::add(&self.metrics.bytes_read, bytes.len() as u64);
+                self.admit(&bytes)
+            }
+            Body::Oversize {
+                head,
+                len,
+                complete,
+            } => self.oversize(&head, len, complete),
+            Body::Incomplete { len } => {
+                Metrics::add(&self.metrics.bytes_read, len);
+                self.error(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "the body did not arrive in time",
+                )
+            }
+        })
+    }
+
+    /// A whole body through the pipeline, under the panic guard.
+    fn admit(&self, body: &[u8]) -> Answer {
+        match guard::catch(&self.metrics, "webhook request", || {
+            self.pipeline.admit(body)
+        }) {
+            Some(Ok(answer)) => self.reply(StatusCode::OK, answer.into()),
+            Some(Err(reason)) => self.error(StatusCode::BAD_REQUEST, reason),
+            None => self.error(StatusCode::INTERNAL_SERVER_ERROR, "internal error"),
+        }
+    }
+
+    /// A body over webhookMaxBatchSize: dropped and counted, allowed when its uid is known
+    /// (a denial would block the request under `failurePolicy: Fail`).
+    fn oversize(&self, head: &[u8], len: u64, complete: bool) -> Answer {
+        Metrics::add(&self.metrics.bytes_read, len);
+        Metrics::add(&self.metrics.events_oversize, 1);
+        let scanned = review::scan_head(head);
+        if self.oversize_warnings.ready() {
+            log::warn!(
+                "webhook body of {len} bytes{} dropped: larger than webhookMaxBatchSize ({}); uid {}; see events_oversize",
+                if complete { "" } else { " (cut short)" },
+                self.max_body,
+                scanned.uid.as_deref().unwrap_or("not found"),
+            );
+        }
+        match scanned.uid {
+            Some(uid) => {
+                let answer = review::answer(scanned.api_version.as_deref(), &uid);
+                self.reply(StatusCode::OK, answer.into())
+            }
+            None => self.error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "the body is larger than webhookMaxBatchSize and has no request.uid in its first 64 KiB",
+            ),
+        }
+    }
+
+    fn method_not_allowed(&self, allowed: &'static str) -> Answer {
+        let mut answer = self.error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
+        answer
+            .headers_mut()
+            .insert(ALLOW, HeaderValue::from_static(allowed));
+        answer
+    }
+
+    fn error(&self, status: StatusCode, reason: &str) -> Answer {
+        log::debug!("webhook request answered {status}: {reason}");
+        self.reply(status, json!({ "error": reason }).to_string().into())
+    }
+
+    fn reply(&self, status: StatusCode, body: Bytes) -> Answer {
+        if !status.is_success() {
+            Metrics::add(&self.metrics.webhook_rejected, 1);
+        }
+        let mut answer = Response::new(Full::new(body));
+        *answer.status_mut() = status;
+        answer
+            .headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        answer
+    }
+}
+
+/// `true` for `application/json`, in any case, with or without parameters.
+fn is_json(content_type: Option<&HeaderValue>) -> bool {
+    content_type
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_types() {
+        let is = |v: &'static str| is_json(Some(&HeaderValue::from_static(v)));
+        assert!(is("application/json"));
+        assert!(is("Application/JSON; charset=utf-8"));
+        assert!(is(" application/json ;charset=UTF-8"));
+        assert!(!is("application/jsonl"));
+        assert!(!is("text/plain"));
+        assert!(!is("application/x-json"));
+        assert!(!is(""));
+        assert!(!is_json(None));
+        assert!(!is_json(Some(
+            &HeaderValue::from_bytes(b"application/json\xff").unwrap()
+        )));
+    }
+}

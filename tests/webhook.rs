@@ -1,0 +1,701 @@
+//! The admission webhook server (SPEC §5.3) over real sockets: answers, error statuses, tokens,
+//! mTLS, certificate reload, HTTP/2, oversize bodies, a full queue, garbage on the TLS port,
+//! and start/stop cycles. Servers listen on 127.0.0.1 port 0 and are stopped by each test.
+//!
+//! The tests that measure the whole process (threads, memory) run in a child process of their
+//! own (this binary, filtered to one test), so that the other tests cannot disturb the figures.
+//! The load run is ignored by default:
+//! `cargo test --release --test webhook -- --ignored load_run --nocapture`.
+
+mod webhook_support;
+
+use hyper::StatusCode;
+use k8sadmission::config::Config;
+use k8sadmission::metrics::Metrics;
+use k8sadmission::source::webhook::WebhookServer;
+use std::process::Command;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use webhook_support::*;
+
+/// Set in the child process that runs one isolated test.
+const CHILD: &str = "KAR_WEBHOOK_TEST_CHILD";
+
+/// Runs the ignored test `name` alone in a child process and checks that it passed.
+fn in_child(name: &str) {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            name,
+            "--exact",
+            "--include-ignored",
+            "--test-threads=1",
+            "--nocapture",
+        ])
+        .env(CHILD, "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "{name} failed in its process:\n{stdout}\n{stderr}"
+    );
+    eprint!("{stderr}");
+}
+
+/// `true` in the child process (the isolated tests do nothing when run otherwise).
+fn is_child() -> bool {
+    std::env::var_os(CHILD).is_some()
+}
+
+fn threads() -> usize {
+    std::fs::read_dir("/proc/self/task").unwrap().count()
+}
+
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+fn load(counter: &std::sync::atomic::AtomicU64) -> u64 {
+    counter.load(Ordering::Relaxed)
+}
+
+#[test]
+fn valid_reviews_are_allowed_and_queued_with_their_timestamp() {
+    let (server, metrics) = start(false, "{}");
+    let rt = client_runtime();
+    let url = server.local_addr();
+    for (api, uid) in [
+        (
+            "admission.k8s.io/v1",
+            "0df28fbd-5f5f-11e8-bc74-36e6bb280816",
+        ),
+        (
+            "admission.k8s.io/v1beta1",
+            "b5f1e2a4-7c3d-4e0f-9a8b-1c2d3e4f5a6b",
+        ),
+    ] {
+        let reply = rt
+            .block_on(once(url, None, post(PATH, full(review(api, uid)))))
+            .unwrap();
+        assert_eq!(reply.status, StatusCode::OK);
+        assert_eq!(reply.headers["content-type"], "application/json");
+        assert_eq!(
+            reply.body,
+            format!(
+                r#"{{"apiVersion":"{api}","kind":"AdmissionReview","response":{{"uid":"{uid}","allowed":true}}}}"#
+            )
+        );
+        let before = k8sadmission::metrics::now_ns() as u64;
+        let event = server.drain(10, Duration::from_secs(1)).pop().unwrap();
+        let text = String::from_utf8(event.payload.clone()).unwrap();
+        assert!(
+            !text.contains('\n') && !text.contains(": "),
+            "not compact: {text}"
+        );
+        let doc: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text).unwrap();
+        let (last, ts) = doc.iter().next_back().unwrap();
+        assert_eq!(last, "requestReceivedTimestamp");
+        let ts = ts.as_str().unwrap();
+        assert!(
+            ts.len() == 30 && ts.ends_with('Z') && ts.as_bytes()[19] == b'.',
+            "{ts}"
+        );
+        let parsed = chrono::DateTime::parse_from_rfc3339(ts).unwrap();
+        assert_eq!(parsed.timestamp_nanos_opt().unwrap() as u64, event.ts);
+        assert!(event.ts <= before && before - event.ts < 5_000_000_000);
+        assert_eq!(doc["request"]["uid"], uid);
+        assert_eq!(
+            doc.keys().collect::<Vec<_>>(),
+            ["kind", "apiVersion", "request", "requestReceivedTimestamp"]
+        );
+    }
+    // A timestamp already present is replaced (and moved last); parameters of the content
+    // type and a query string do not matter.
+    let stamped = r#"{"requestReceivedTimestamp":"2001-01-01T00:00:00Z","apiVersion":"admission.k8s.io/v1","request":{"uid":"u-old"}}"#;
+    let req = hyper::Request::post(format!("http://localhost{PATH}?timeout=10s"))
+        .header("content-type", "application/json; charset=utf-8")
+        .body(full(stamped))
+        .unwrap();
+    assert_eq!(
+        rt.block_on(once(url, None, req)).unwrap().status,
+        StatusCode::OK
+    );
+    let event = server.drain(10, Duration::from_secs(1)).pop().unwrap();
+    let text = String::from_utf8(event.payload).unwrap();
+    assert!(text.starts_with(r#"{"apiVersion":"admission.k8s.io/v1","request":{"uid":"u-old"},"requestReceivedTimestamp":""#), "{text}");
+    assert!(!text.contains("2001-01-01"));
+    assert_eq!(load(&metrics.webhook_requests), 3);
+    assert_eq!(load(&metrics.webhook_rejected), 0);
+    server.stop();
+}
+
+#[test]
+fn errors_get_their_status() {
+    let (server, metrics) = start(false, "{}");
+    let rt = client_runtime();
+    let url = server.local_addr();
+    let send = |req| rt.block_on(once(url, None, req)).unwrap();
+    let with_type = |ct: &str, body: &str| {
+        hyper::Request::post(format!("http://localhost{PATH}"))
+            .header("content-type", ct)
+            .body(full(body.to_string()))
+            .unwrap()
+    };
+    let reply = send(get(PATH));
+    assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(reply.headers["allow"], "POST");
+    assert!(reply.json()["error"].is_string());
+    let ok_body = review("admission.k8s.io/v1", "u");
+    assert_eq!(
+        send(with_type("text/plain", &ok_body)).status,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE
+    );
+    let untyped = hyper::Request::post(format!("http://localhost{PATH}"))
+        .body(full(ok_body.clone()))
+        .unwrap();
+    assert_eq!(send(untyped).status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    for bad in [
+        "{not json",
+        "[]",
+        r#"{"kind":"AdmissionReview"}"#,
+        r#"{"request":{"uid":""}}"#,
+        r#"{"request":{"uid":42}}"#,
+    ] {
+        let reply = send(with_type("application/json", bad));
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{bad}");
+        assert_eq!(reply.headers["content-type"], "application/json");
+    }
+    assert_eq!(
+        send(post("/other", full(ok_body))).status,
+        StatusCode::NOT_FOUND
+    );
+    let health = send(get("/healthz"));
+    assert_eq!(
+        (health.status, health.body.as_str()),
+        (StatusCode::OK, r#"{"status":"ok"}"#)
+    );
+    assert_eq!(load(&metrics.webhook_rejected), 9);
+    assert_eq!(load(&metrics.webhook_requests), 9);
+    assert!(server.drain(10, Duration::ZERO).is_empty());
+    server.stop();
+}
+
+#[test]
+fn a_bearer_token_is_required_when_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new("test-ca");
+    let tls = tls_members(dir.path(), &ca.server("server", 2035));
+    let token = write(dir.path(), "token", "s3cret-token\n");
+    let (server, metrics) = start(true, &format!(r#"{{{tls},"webhookTokenFile":{token:?}}}"#));
+    let rt = client_runtime();
+    let client = client_tls(&ca, None, &[b"http/1.1"]);
+    let send = |auth: Option<&str>| {
+        let mut req = post(PATH, full(review("admission.k8s.io/v1", "u-tok")));
+        if let Some(auth) = auth {
+            req.headers_mut()
+                .insert("authorization", auth.parse().unwrap());
+        }
+        rt.block_on(once(server.local_addr(), Some(client.clone()), req))
+            .unwrap()
+    };
+    let missing = send(None);
+    assert_eq!(missing.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(missing.headers["www-authenticate"], "Bearer");
+    assert_eq!(send(Some("Bearer wrong")).status, StatusCode::UNAUTHORIZED);
+    assert_eq!(send(Some("Bearer s3cret-token")).status, StatusCode::OK);
+    let health = rt.block_on(once(
+        server.local_addr(),
+        Some(client.clone()),
+        get("/healthz"),
+    ));
+    assert_eq!(health.unwrap().status, StatusCode::OK);
+    assert_eq!(load(&metrics.webhook_auth_failures), 2);
+    assert_eq!(server.drain(10, Duration::from_secs(1)).len(), 1);
+    server.stop();
+}
+
+#[test]
+fn client_certificates_are_checked_on_the_webhook_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new("test-ca");
+    let other = Ca::new("other-ca");
+    let tls = tls_members(dir.path(), &ca.server("server", 2035));
+    let ca_file = write(dir.path(), "client-ca.pem", &ca.pem);
+    let (server, metrics) = start(true, &format!(r#"{{{tls},"tlsClientCA":{ca_file:?}}}"#));
+    let rt = client_runtime();
+    let url = server.local_addr();
+    let body = || full(review("admission.k8s.io/v1", "u-mtls"));
+    let anonymous = client_tls(&ca, None, &[b"http/1.1"]);
+    let reply = rt.block_on(once(url, Some(anonymous.clone()), post(PATH, body())));
+    assert_eq!(reply.unwrap().status, StatusCode::UNAUTHORIZED);
+    let health = rt.block_on(once(url, Some(anonymous), get("/healthz")));
+    assert_eq!(health.unwrap().status, StatusCode::OK);
+    // A certificate from another CA: the handshake is refused (or, at worst, a 401).
+    let stranger = client_tls(&ca, Some(&other.client("mallory")), &[b"http/1.1"]);
+    match rt.block_on(once(url, Some(stranger), post(PATH, body()))) {
+        Ok(reply) => assert_eq!(reply.status, StatusCode::UNAUTHORIZED),
+        Err(e) => eprintln!("wrong CA refused: {e}"),
+    }
+    let known = client_tls(&ca, Some(&ca.client("kube-apiserver")), &[b"http/1.1"]);
+    let reply = rt
+        .block_on(once(url, Some(known), post(PATH, body())))
+        .unwrap();
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.json()["response"]["uid"], "u-mtls");
+    assert!(load(&metrics.webhook_auth_failures) >= 1);
+    assert_eq!(server.drain(10, Duration::from_secs(1)).len(), 1);
+    server.stop();
+}
+
+/// The common name of the certificate the server presents on a new connection.
+fn served_cn(ca: &Ca, addr: std::net::SocketAddr, rt: &tokio::runtime::Runtime) -> String {
+    rt.block_on(async {
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let tls = tokio_rustls::TlsConnector::from(client_tls(ca, None, &[]))
+            .connect(name, tcp)
+            .await
+            .unwrap();
+        let leaf = tls.get_ref().1.peer_certificates().unwrap()[0].clone();
+        let (_, cert) = x509_parser::parse_x509_certificate(&leaf).unwrap();
+        let cn = cert.subject().iter_common_name().next().unwrap();
+        cn.as_str().unwrap().to_string()
+    })
+}
+
+#[test]
+fn replaced_certificate_files_are_served_on_new_handshakes() {
+    // The layout of a Kubernetes Secret volume: files behind a `..data` symlink that is swapped.
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new("test-ca");
+    let version = |name: &str, pair: &Pair| {
+        let v = dir.path().join(name);
+        std::fs::create_dir(&v).unwrap();
+        write(&v, "tls.crt", &pair.cert);
+        write(&v, "tls.key", &pair.key);
+    };
+    version("..2026_01", &ca.server("first", 2035));
+    std::os::unix::fs::symlink("..2026_01", dir.path().join("..data")).unwrap();
+    for f in ["tls.crt", "tls.key"] {
+        std::os::unix::fs::symlink(format!("..data/{f}"), dir.path().join(f)).unwrap();
+    }
+    let (cert, key) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
+    let (server, metrics) = start(true, &format!(r#"{{"tlsCert":{cert:?},"tlsKey":{key:?}}}"#));
+    let rt = client_runtime();
+    assert_eq!(served_cn(&ca, server.local_addr(), &rt), "first");
+    let now = k8sadmission::metrics::now_ns() / 1_000_000_000;
+    let until_2035 = 2_051_222_400 - now; // 2035-01-01T00:00:00Z
+    let expiry = load(&metrics.tls_cert_expiry_seconds) as i64;
+    assert!((expiry - until_2035).abs() < 60, "{expiry} vs {until_2035}");
+
+    version("..2026_02", &ca.server("second", 2036));
+    std::os::unix::fs::symlink("..2026_02", dir.path().join("..data_tmp")).unwrap();
+    std::fs::rename(dir.path().join("..data_tmp"), dir.path().join("..data")).unwrap();
+    eventually("the new certificate is served", || {
+        served_cn(&ca, server.local_addr(), &rt) == "second"
+    });
+    let until_2036 = until_2035 + 365 * 86_400;
+    let expiry = load(&metrics.tls_cert_expiry_seconds) as i64;
+    assert!((expiry - until_2036).abs() < 60, "{expiry} vs {until_2036}");
+    server.stop();
+}
+
+#[test]
+fn http2_is_served_over_tls_and_in_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new("test-ca");
+    let tls = tls_members(dir.path(), &ca.server("server", 2035));
+    let (server, _) = start(true, &format!("{{{tls}}}"));
+    let rt = client_runtime();
+    rt.block_on(async {
+        let client = client_tls(&ca, None, &[b"h2", b"http/1.1"]);
+        let mut conn = connect(server.local_addr(), Some(client), false)
+            .await
+            .unwrap();
+        assert!(matches!(conn, Conn::H2(_)), "ALPN did not choose h2");
+        for i in 0..3 {
+            let uid = format!("u-h2-{i}");
+            let reply = conn
+                .send(post(PATH, full(review("admission.k8s.io/v1", &uid))))
+                .await
+                .unwrap();
+            assert_eq!(
+                (reply.status, reply.version),
+                (StatusCode::OK, hyper::Version::HTTP_2)
+            );
+            assert_eq!(reply.json()["response"]["uid"], uid.as_str());
+        }
+    });
+    assert_eq!(server.drain(10, Duration::from_secs(1)).len(), 3);
+    server.stop();
+
+    let (plain, _) = start(false, "{}");
+    rt.block_on(async {
+        let mut conn = connect(plain.local_addr(), None, true).await.unwrap();
+        let reply = conn
+            .send(post(PATH, full(review("admission.k8s.io/v1", "u-h2c"))))
+            .await
+            .unwrap();
+        assert_eq!(
+            (reply.status, reply.version),
+            (StatusCode::OK, hyper::Version::HTTP_2)
+        );
+    });
+    plain.stop();
+}
+
+#[test]
+fn a_full_queue_still_answers_at_once() {
+    let (server, metrics) = start(false, r#"{"queueCapacity":2}"#);
+    let rt = client_runtime();
+    rt.block_on(async {
+        let mut conn = connect(server.local_addr(), None, false).await.unwrap();
+        for i in 0..10 {
+            let started = Instant::now();
+            let reply = conn
+                .send(post(
+                    PATH,
+                    full(review("admission.k8s.io/v1", &format!("u-{i}"))),
+                ))
+                .await
+                .unwrap();
+            assert_eq!(reply.status, StatusCode::OK);
+            assert_eq!(reply.json()["response"]["allowed"], true);
+            assert!(started.elapsed() < Duration::from_secs(2));
+        }
+    });
+    assert_eq!(load(&metrics.events_dropped_queue_full), 8);
+    let kept = server.drain(10, Duration::ZERO);
+    assert_eq!(kept.len(), 2);
+    server.stop();
+}
+
+#[test]
+fn garbage_on_the_tls_port_is_a_failed_handshake_and_harms_nothing() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new("test-ca");
+    let tls = tls_members(dir.path(), &ca.server("server", 2035));
+    let (server, metrics) = start(true, &format!("{{{tls}}}"));
+    // A connection closed at once (a TCP probe) is not a handshake.
+    drop(std::net::TcpStream::connect(server.local_addr()).unwrap());
+    let mut raw = std::net::TcpStream::connect(server.local_addr()).unwrap();
+    raw.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    raw.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n\x00\xff\x16\x03garbage")
+        .unwrap();
+    let mut sink = Vec::new();
+    let _ = raw.read_to_end(&mut sink);
+    eventually("the failed handshake is counted", || {
+        load(&metrics.tls_handshake_failures) == 1
+    });
+    let rt = client_runtime();
+    let client = client_tls(&ca, None, &[b"http/1.1"]);
+    let reply = rt.block_on(once(
+        server.local_addr(),
+        Some(client),
+        post(PATH, full(review("admission.k8s.io/v1", "u-after"))),
+    ));
+    assert_eq!(reply.unwrap().status, StatusCode::OK);
+    assert_eq!(load(&metrics.tls_handshake_failures), 1);
+    assert_eq!(load(&metrics.panics), 0);
+    server.stop();
+}
+
+#[test]
+fn accepted_reviews_are_captured_as_replayable_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let capture = dir.path().join("kube-audit-rest.log");
+    let (server, _) = start(false, &format!(r#"{{"captureFile":{capture:?}}}"#));
+    let rt = client_runtime();
+    for uid in ["c-1", "c-2", "c-3"] {
+        let req = post(PATH, full(review("admission.k8s.io/v1", uid)));
+        let reply = rt.block_on(once(server.local_addr(), None, req)).unwrap();
+        assert_eq!(reply.status, StatusCode::OK);
+    }
+    let queued: Vec<String> = server
+        .drain(10, Duration::from_secs(1))
+        .into_iter()
+        .map(|e| String::from_utf8(e.payload).unwrap())
+        .collect();
+    server.stop();
+    let lines: Vec<String> = std::fs::read_to_string(&capture)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(lines, queued);
+    assert_eq!(lines.len(), 3);
+}
+
+#[test]
+fn bad_settings_fail_at_start_with_a_clear_error() {
+    let (server, _) = start(false, "{}");
+    let taken = WebhookServer::start(
+        addr(false, server.local_addr().port()),
+        Arc::default(),
+        Arc::default(),
+    )
+    .unwrap_err();
+    assert!(
+        format!("{taken:#}").contains("cannot bind 127.0.0.1:"),
+        "{taken:#}"
+    );
+    server.stop();
+    let config = |json: &str| Arc::new(serde_json::from_str::<Config>(json).unwrap());
+    let missing_pem = WebhookServer::start(
+        addr(true, 0),
+        config(r#"{"sslCertificate":"/nonexistent/falco.pem"}"#),
+        Arc::default(),
+    )
+    .unwrap_err();
+    assert!(
+        format!("{missing_pem:#}").contains("/nonexistent/falco.pem"),
+        "{missing_pem:#}"
+    );
+    let mtls_in_clear = WebhookServer::start(
+        addr(false, 0),
+        config(r#"{"tlsClientCA":"/x.pem"}"#),
+        Arc::default(),
+    )
+    .unwrap_err();
+    assert!(mtls_in_clear.to_string().contains("https://"));
+    let no_token = WebhookServer::start(
+        addr(false, 0),
+        config(r#"{"webhookTokenFile":"/nonexistent/token"}"#),
+        Arc::default(),
+    )
+    .unwrap_err();
+    assert!(format!("{no_token:#}").contains("webhookTokenFile"));
+}
+
+#[test]
+fn an_empty_host_listens_on_all_interfaces() {
+    let mut all = addr(false, 0);
+    all.host = String::new();
+    let server = WebhookServer::start(all, Arc::default(), Arc::default()).unwrap();
+    assert!(server.local_addr().ip().is_unspecified() && server.local_addr().is_ipv4());
+    let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], server.local_addr().port()));
+    let rt = client_runtime();
+    let health = rt.block_on(once(loopback, None, get("/healthz"))).unwrap();
+    assert_eq!(health.status, StatusCode::OK);
+    let head = hyper::Request::head("http://localhost/healthz")
+        .body(full(""))
+        .unwrap();
+    assert_eq!(
+        rt.block_on(once(loopback, None, head)).unwrap().status,
+        StatusCode::OK
+    );
+    let post_health = rt.block_on(once(loopback, None, post("/healthz", full("{}"))));
+    assert_eq!(post_health.unwrap().headers["allow"], "GET, HEAD");
+    server.stop();
+}
+
+#[test]
+fn oversize_bodies_are_drained_not_buffered() {
+    in_child("isolated_oversize_bodies");
+}
+
+#[test]
+#[ignore = "run by oversize_bodies_are_drained_not_buffered in a process of its own"]
+fn isolated_oversize_bodies() {
+    if !is_child() {
+        return;
+    }
+    const BODY: usize = 20 * 1024 * 1024;
+    let (server, metrics) = start(false, r#"{"webhookMaxBatchSize":1048576}"#);
+    let rt = client_runtime();
+    let url = server.local_addr();
+    // Warm up: allocator arenas, buffers, the client.
+    let warm = rt.block_on(once(
+        url,
+        None,
+        post(PATH, full(review("admission.k8s.io/v1", "w"))),
+    ));
+    assert_eq!(warm.unwrap().status, StatusCode::OK);
+    let rss_before = rss_kib();
+    let head = br#"{"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1","request":{"uid":"big-uid","kind":{"group":"","version":"v1","kind":"ConfigMap"},"object":{"data":{"blob":""#;
+    // Streamed, no declared length (chunked): seen to be over the limit while reading.
+    let started = Instant::now();
+    let reply = rt
+        .block_on(once(url, None, post(PATH, streamed(head, BODY))))
+        .unwrap();
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(
+        reply.body,
+        r#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":"big-uid","allowed":true}}"#
+    );
+    // Declared length over the limit, and no uid in the first 64 KiB: 413.
+    let mut req = post(PATH, streamed(br#"{"request":{"object":{"data":""#, BODY));
+    req.headers_mut()
+        .insert("content-length", BODY.to_string().parse().unwrap());
+    let reply = rt.block_on(once(url, None, req)).unwrap();
+    assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
+    let took = started.elapsed();
+    let grown = rss_kib().saturating_sub(rss_before);
+    eprintln!(
+        "2 x {} MiB drained in {took:?}; RSS grew by {grown} KiB",
+        BODY >> 20
+    );
+    assert!(
+        grown < 8 * 1024,
+        "RSS grew by {grown} KiB for 2 bodies of 20 MiB"
+    );
+    assert_eq!(load(&metrics.events_oversize), 2);
+    assert!(load(&metrics.bytes_read) >= 2 * BODY as u64);
+    assert_eq!(
+        server.drain(10, Duration::ZERO).len(),
+        1,
+        "only the warm-up is queued"
+    );
+    server.stop();
+}
+
+#[test]
+fn stop_works_from_inside_an_async_context() {
+    let rt = client_runtime();
+    let port = rt.block_on(async {
+        let (server, _) = start(false, "{}");
+        let port = server.local_addr().port();
+        server.stop();
+        port
+    });
+    std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+}
+
+#[test]
+fn stop_frees_the_port_and_leaves_no_thread() {
+    in_child("isolated_start_stop_cycles");
+}
+
+#[test]
+#[ignore = "run by stop_frees_the_port_and_leaves_no_thread in a process of its own"]
+fn isolated_start_stop_cycles() {
+    if !is_child() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new("test-ca");
+    let tls_config = format!(
+        "{{{}}}",
+        tls_members(dir.path(), &ca.server("server", 2035))
+    );
+    let client = client_tls(&ca, None, &[b"h2", b"http/1.1"]);
+    let rt = client_runtime();
+    let before = threads();
+    let mut port = 0;
+    for cycle in 0..50 {
+        let tls = cycle % 2 == 1;
+        let config: Config = serde_json::from_str(if tls { &tls_config } else { "{}" }).unwrap();
+        let server = WebhookServer::start(addr(tls, port), Arc::new(config), Arc::default())
+            .unwrap_or_else(|e| panic!("cycle {cycle}: port {port} not free again: {e:#}"));
+        port = server.local_addr().port();
+        if cycle % 10 == 0 {
+            // A keep-alive connection left open must not hold the stop up.
+            let tls = tls.then(|| client.clone());
+            let mut conn = rt
+                .block_on(connect(server.local_addr(), tls, false))
+                .unwrap();
+            let reply = rt
+                .block_on(conn.send(post(PATH, full(review("admission.k8s.io/v1", "u")))))
+                .unwrap();
+            assert_eq!(reply.status, StatusCode::OK);
+            let started = Instant::now();
+            server.stop();
+            assert!(
+                started.elapsed() < Duration::from_secs(1),
+                "{:?}",
+                started.elapsed()
+            );
+            drop(conn);
+        } else {
+            server.stop();
+        }
+        std::net::TcpListener::bind(("127.0.0.1", port))
+            .unwrap_or_else(|e| panic!("cycle {cycle}: port {port} still taken: {e}"));
+    }
+    drop(rt);
+    eventually("the server threads are gone", || threads() <= before);
+    eprintln!("threads before {before}, after {}", threads());
+}
+
+#[test]
+#[ignore = "load run: cargo test --release --test webhook -- --ignored load_run --nocapture"]
+fn load_run() {
+    const CONNECTIONS: usize = 16;
+    const REQUESTS: usize = 20_000;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new("test-ca");
+    let tls = tls_members(dir.path(), &ca.server("server", 2035));
+    let (server, metrics): (WebhookServer, Arc<Metrics>) = start(true, &format!("{{{tls}}}"));
+    let client = client_tls(&ca, None, &[b"http/1.1"]);
+    let body = bytes::Bytes::from(review(
+        "admission.k8s.io/v1",
+        "0df28fbd-5f5f-11e8-bc74-36e6bb280816",
+    ));
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let (latencies, elapsed, drained) = std::thread::scope(|s| {
+        // Falco's side: next_batch drains the queue.
+        let drainer = s.spawn(|| {
+            let mut n = 0;
+            loop {
+                let got = server.drain(512, Duration::from_millis(50)).len();
+                n += got;
+                if got == 0 && done.load(Ordering::Relaxed) {
+                    break n;
+                }
+            }
+        });
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let started = Instant::now();
+        let latencies = rt.block_on(async {
+            let mut tasks = Vec::new();
+            for _ in 0..CONNECTIONS {
+                let client = client.clone();
+                let body = body.clone();
+                let addr = server.local_addr();
+                tasks.push(tokio::spawn(async move {
+                    let mut conn = connect(addr, Some(client), false).await.unwrap();
+                    let mut lat = Vec::with_capacity(REQUESTS / CONNECTIONS);
+                    for _ in 0..REQUESTS / CONNECTIONS {
+                        let t = Instant::now();
+                        let reply = conn.send(post(PATH, full(body.clone()))).await.unwrap();
+                        assert_eq!(reply.status, StatusCode::OK);
+                        lat.push(t.elapsed());
+                    }
+                    lat
+                }));
+            }
+            let mut all = Vec::new();
+            for t in tasks {
+                all.extend(t.await.unwrap());
+            }
+            all
+        });
+        let elapsed = started.elapsed();
+        done.store(true, Ordering::Relaxed);
+        (latencies, elapsed, drainer.join().unwrap())
+    });
+    let mut sorted = latencies;
+    sorted.sort();
+    let pct = |p: f64| sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)];
+    eprintln!(
+        "load: {} HTTPS requests over {CONNECTIONS} keep-alive connections in {elapsed:.2?}: {:.0} requests/s; latency p50 {:?}, p99 {:?}, max {:?}; {} events drained, {} dropped",
+        sorted.len(),
+        sorted.len() as f64 / elapsed.as_secs_f64(),
+        pct(0.50),
+        pct(0.99),
+        sorted[sorted.len() - 1],
+        drained,
+        load(&metrics.events_dropped_queue_full),
+    );
+    assert_eq!(sorted.len(), REQUESTS);
+    server.stop();
+}
