@@ -38,9 +38,10 @@ fixtures:
 golden: build
 	UPDATE_GOLDEN=1 K8SADMISSION_SO=$(SO) $(CARGO) test --test golden
 
-## readme: regenerate the README field table from the code
+## readme: regenerate the README field and rules tables from the code and the rules
 readme:
 	UPDATE_README=1 $(CARGO) test --test readme
+	UPDATE_README=1 $(CARGO) test --test rules readme
 
 clean:
 	$(CARGO) clean
