@@ -53,6 +53,9 @@ counters! {
     webhook_rejected,
     /// Webhook requests with a missing or wrong token or client certificate.
     webhook_auth_failures,
+    /// Webhook bodies dropped because the in-flight body budget was used up by other requests
+    /// (answered allowed; the event is lost).
+    webhook_bodies_shed,
     /// Failed TLS handshakes.
     tls_handshake_failures,
     /// Seconds until the webhook certificate expires (gauge).
@@ -152,6 +155,7 @@ mod tests {
             "webhook_requests",
             "webhook_rejected",
             "webhook_auth_failures",
+            "webhook_bodies_shed",
             "tls_handshake_failures",
             "tls_cert_expiry_seconds",
             "tail_rotations",

@@ -21,6 +21,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, RootCertStore};
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
@@ -185,6 +186,48 @@ impl Body for Streamed {
     }
 }
 
+/// `data` in chunks of `chunk` bytes, one every `pause` (a slow client).
+pub fn paced(data: Bytes, chunk: usize, pause: std::time::Duration) -> ReqBody {
+    Paced {
+        data,
+        chunk,
+        pause,
+        sleep: None,
+    }
+    .boxed()
+}
+
+struct Paced {
+    data: Bytes,
+    chunk: usize,
+    pause: std::time::Duration,
+    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl Body for Paced {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        if self.data.is_empty() {
+            return Poll::Ready(None);
+        }
+        if let Some(sleep) = &mut self.sleep {
+            if sleep.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+        }
+        let pause = self.pause;
+        self.sleep = Some(Box::pin(tokio::time::sleep(pause)));
+        let n = self.chunk.min(self.data.len());
+        let chunk = self.data.split_to(n);
+        Poll::Ready(Some(Ok(Frame::data(chunk))))
+    }
+}
+
 /// One client connection.
 pub enum Conn {
     H1(http1::SendRequest<ReqBody>),
@@ -334,6 +377,20 @@ pub fn review(api_version: &str, uid: &str) -> String {
         }
     });
     serde_json::to_string_pretty(&review).unwrap()
+}
+
+/// [`review`] of a ConfigMap whose `data.blob` is `blob` bytes long, compact: about
+/// `blob` + 700 bytes, with `request.uid` in its first KiB.
+pub fn review_with_blob(uid: &str, blob: usize) -> String {
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&review("admission.k8s.io/v1", uid)).unwrap();
+    doc["request"]["object"] = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "big", "namespace": "default"},
+        "data": {"blob": "x".repeat(blob)},
+    });
+    doc.to_string()
 }
 
 /// Waits (at most 5 s) until `f` holds.

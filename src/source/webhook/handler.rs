@@ -1,8 +1,10 @@
 //! One HTTP request: routing, authentication, method and content type, the body under its
-//! limits, and the answer. Every non-2xx answer is counted in `webhook_rejected`.
+//! limits and the in-flight budget, and the answer. Every non-2xx answer is counted in
+//! `webhook_rejected`.
 
 use super::auth::Token;
 use super::body::{self, Body};
+use super::budget::Budget;
 use super::pipeline::Pipeline;
 use super::review;
 use super::throttle::Throttle;
@@ -35,9 +37,12 @@ pub(super) struct Handler {
     /// `true` when tlsClientCA is set: the webhook path needs a verified client certificate.
     client_cert_required: bool,
     max_body: usize,
+    /// Bytes of bodies held at once by all the server's requests.
+    budget: Budget,
     metrics: Arc<Metrics>,
     pipeline: Pipeline,
     oversize_warnings: Throttle,
+    shed_warnings: Throttle,
 }
 
 impl Handler {
@@ -58,9 +63,11 @@ impl Handler {
             token,
             client_cert_required,
             max_body: usize::try_from(config.webhook_max_batch_size).unwrap_or(usize::MAX),
+            budget: Budget::of(&config),
             pipeline: Pipeline::new(config, metrics.clone())?,
             metrics,
             oversize_warnings: Throttle::default(),
+            shed_warnings: Throttle::default(),
         })
     }
 
@@ -73,7 +80,9 @@ impl Handler {
     /// certificate that the client CA verified. In order: `GET /healthz` (not counted in
     /// `webhook_requests`), unknown path 404, client certificate then token 401 (before the
     /// method, so that unauthenticated clients learn nothing more), method 405, content type
-    /// 415, then the body: too slow 408, oversize 200 or 413, invalid 400, valid 200.
+    /// 415, then the body: too slow 408, oversize or shed (no budget left) 200 or 413, invalid
+    /// 400, valid 200. The body's share of the budget is held until its review is queued or
+    /// dropped, and given back on every path (cancelled requests included).
     pub(super) async fn handle(
         self: Arc<Self>,
         req: Request<Incoming>,
@@ -116,7 +125,9 @@ impl Handler {
                 "Content-Type must be application/json",
             ));
         }
-        let read = body::read(req.into_body(), self.max_body, BODY_TIMEOUT).await;
+        // Held until the review is queued or dropped: the end of this function.
+        let mut lease = self.budget.lease();
+        let read = body::read(req.into_body(), self.max_body, BODY_TIMEOUT, &mut lease).await;
         Ok(match read {
             Body::Whole(bytes) => {
                 Metrics::add(&self.metrics.bytes_read, bytes.len() as u64);
@@ -127,6 +138,7 @@ impl Handler {
                 len,
                 complete,
             } => self.oversize(&head, len, complete),
+            Body::Shed { head, len } => self.shed(&head, len),
             Body::Incomplete { len } => {
                 Metrics::add(&self.metrics.bytes_read, len);
                 self.error(
@@ -162,15 +174,39 @@ impl Handler {
                 scanned.uid.as_deref().unwrap_or("not found"),
             );
         }
+        self.allow_by_head(
+            scanned,
+            "the body is larger than webhookMaxBatchSize and has no request.uid in its first 64 KiB",
+        )
+    }
+
+    /// A body the in-flight budget could not hold (other requests hold it all): dropped and
+    /// counted in `webhook_bodies_shed`, answered like an oversize body, at once.
+    fn shed(&self, head: &[u8], len: u64) -> Answer {
+        Metrics::add(&self.metrics.bytes_read, len);
+        Metrics::add(&self.metrics.webhook_bodies_shed, 1);
+        let scanned = review::scan_head(head);
+        if self.shed_warnings.ready() {
+            log::warn!(
+                "webhook body of {len} bytes dropped: the bodies in flight already hold the memory budget ({} bytes: queueMaxBytes, at least 2 x webhookMaxBatchSize); uid {}; see webhook_bodies_shed",
+                self.budget.limit(),
+                scanned.uid.as_deref().unwrap_or("not found"),
+            );
+        }
+        self.allow_by_head(
+            scanned,
+            "the body could not be held (webhook memory budget used up) and has no request.uid in its first 64 KiB",
+        )
+    }
+
+    /// 200 `allowed: true` for the uid of a dropped body, else 413 with `reason`.
+    fn allow_by_head(&self, scanned: review::Head, reason: &str) -> Answer {
         match scanned.uid {
             Some(uid) => {
                 let answer = review::answer(scanned.api_version.as_deref(), &uid);
                 self.reply(StatusCode::OK, answer.into())
             }
-            None => self.error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "the body is larger than webhookMaxBatchSize and has no request.uid in its first 64 KiB",
-            ),
+            None => self.error(StatusCode::PAYLOAD_TOO_LARGE, reason),
         }
     }
 

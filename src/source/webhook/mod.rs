@@ -10,7 +10,8 @@
 //! - `tls`: the rustls configuration, certificate loading and hot reload, client CAs;
 //! - `handler`: routing, authentication, content type, the answers and their counters;
 //! - `auth`: the bearer token;
-//! - `body`: reading a body under the size limit and the read timeout;
+//! - `body`: reading a body under the size limit, the in-flight budget and the read timeout;
+//! - `budget`: the in-flight body budget shared by all connections, and its leases;
 //! - `review`: validation, the answer, the injected timestamp, the uid scan of oversize bodies;
 //! - `pipeline`: from a valid review to the queue (skipResources, redaction, captureFile);
 //! - `capture`: the captureFile writer with lumberjack-style rotation;
@@ -18,6 +19,7 @@
 
 mod auth;
 mod body;
+mod budget;
 mod capture;
 mod handler;
 mod pipeline;

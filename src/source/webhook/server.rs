@@ -27,7 +27,7 @@ use tokio_rustls::TlsAcceptor;
 /// Worker threads of the server's runtime.
 const WORKERS: usize = 2;
 /// Open connections at most; further ones are closed at once.
-const MAX_CONNECTIONS: usize = 1024;
+pub(super) const MAX_CONNECTIONS: usize = 1024;
 /// Concurrent HTTP/2 streams per connection.
 const MAX_STREAMS: u32 = 32;
 /// Time for the first bytes and the TLS handshake of a new connection, and for the header of
