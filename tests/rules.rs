@@ -6,6 +6,8 @@
 //!   the right argument kind, and list fields are only used with `exists`, `in`, `intersects`;
 //! - every rule has a priority, `source: k8s_admission` and MITRE tactic and technique tags;
 //! - no output prints ConfigMap or Secret data;
+//! - no condition compares with a bare word shaped like a list name (Falco would take a misspelt
+//!   list name for a value), and every list and macro is used;
 //! - every rule fires under `rule_matching: all` on some fixture line of
 //!   `testing/expected_alerts.yaml` (the four rules that are off by default in the run that also
 //!   loads `testing/enable_off_rules.yaml`), and benign.jsonl raises nothing of priority Warning
@@ -297,6 +299,117 @@ fn no_output_prints_configmap_or_secret_data() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Unquoted literals of the rules that look like a list name (see [`is_list_shaped`]) but are
+/// values the rules mean to compare with. Empty: no condition of the rules compares with such a
+/// word.
+const LIST_SHAPED_VALUES: &[&str] = &[];
+
+/// Lowercase ASCII letters, digits and `_`, with at least one `_`: the shape of every list name
+/// of the rules (`k8s_audit_privileged_images`).
+fn is_list_shaped(value: &str) -> bool {
+    value.contains('_')
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// The unquoted literals of every condition (macros and rules, exceptions included, after list
+/// substitution) that look like a list name and are not in [`LIST_SHAPED_VALUES`]: Falco
+/// substitutes list names as text, so a misspelt or undefined list name stays in the condition
+/// as a literal value instead of failing the load.
+fn list_shaped_literals(rules: &Ruleset) -> Vec<String> {
+    rules
+        .literal_values()
+        .into_iter()
+        .filter(|l| {
+            !l.quoted && is_list_shaped(&l.value) && !LIST_SHAPED_VALUES.contains(&l.value.as_str())
+        })
+        .map(|l| format!("{} '{}': {} {} {}", l.kind, l.item, l.field, l.op, l.value))
+        .collect()
+}
+
+/// Falco's warnings about lists and macros that nothing refers to.
+fn unused_lists_and_macros(rules: &Ruleset) -> Vec<String> {
+    rules
+        .warnings()
+        .iter()
+        .filter(|w| w.contains("not referred to by any other rule/macro"))
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn every_list_used_is_defined() {
+    for (name, rules) in runs() {
+        let literals = rules.literal_values();
+        assert!(
+            literals.iter().any(|l| !l.quoted) && literals.iter().any(|l| l.quoted),
+            "{name}: the rules compare with no bare or no quoted literal"
+        );
+        let suspicious = list_shaped_literals(&rules);
+        assert!(
+            suspicious.is_empty(),
+            "{name}: bare literals shaped like list names, most likely undefined or misspelt \
+             lists (define the list, fix the name, or add a real value to LIST_SHAPED_VALUES):\n{}",
+            suspicious.join("\n")
+        );
+        let unused = unused_lists_and_macros(&rules);
+        assert!(
+            unused.is_empty(),
+            "{name}: lists or macros no rule or macro uses (Falco warns about them; a misspelt \
+             reference leaves its list unused):\n{}",
+            unused.join("\n")
+        );
+    }
+
+    // The check catches a misspelt list name in a macro, a rule and an exception value, and the
+    // list it meant is then unused.
+    let misspelt = format!(
+        r#"
+- list: trusted_images
+  items: [nginx, "my image"]
+- list: admin_users
+  items: [alice]
+- macro: trusted_pod
+  condition: kar.req.pod.containers.image.repository in (trusted_imags)
+- rule: R
+  desc: d
+  condition: >
+    kar.uid exists and not trusted_pod
+    and not kar.user.name in (admin_user, bob)
+    and kar.verb = CREATE and kar.target.name = 'quoted_name'
+  output: o
+  priority: WARNING
+  source: {SOURCE}
+  exceptions:
+    - name: admins
+      fields: kar.user.name
+      values: [admin_usrs]
+"#
+    );
+    let rules = Ruleset::from_yaml(&misspelt).unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(
+        list_shaped_literals(&rules),
+        [
+            "macro 'trusted_pod': kar.req.pod.containers.image.repository in trusted_imags",
+            "rule 'R': kar.user.name in admin_user",
+            "rule 'R': kar.user.name in admin_usrs",
+        ]
+    );
+    let unused = unused_lists_and_macros(&rules);
+    assert_eq!(unused.len(), 2, "{unused:#?}");
+    assert!(unused[0].contains("list 'trusted_images'"), "{unused:#?}");
+    assert!(unused[1].contains("list 'admin_users'"), "{unused:#?}");
+    // With the names fixed, nothing is reported.
+    let fixed = misspelt
+        .replace("trusted_imags", "trusted_images")
+        .replace("admin_user,", "admin_users,")
+        .replace("admin_usrs", "admin_users");
+    let rules = Ruleset::from_yaml(&fixed).unwrap_or_else(|e| panic!("{e:#}"));
+    assert!(list_shaped_literals(&rules).is_empty());
+    assert!(unused_lists_and_macros(&rules).is_empty());
 }
 
 // ------------------------------------------------------------------------------------------------

@@ -20,8 +20,8 @@ use anyhow::{anyhow, bail, Result};
 
 use crate::loader::{at, Collector, Entry, ExceptionInfo};
 use crate::output::output_fields;
-use crate::parser::{parse, Check, Expr, Op};
-use crate::{FieldRef, Rule, Usage};
+use crate::parser::{parse, Check, Expr, Op, Rhs};
+use crate::{FieldRef, ItemKind, LiteralUse, Rule, Usage};
 
 /// The compiled rule set.
 pub(crate) struct Compiled {
@@ -31,6 +31,8 @@ pub(crate) struct Compiled {
     pub(crate) fields: BTreeSet<FieldRef>,
     /// Falco's unused-list and unused-macro warnings.
     pub(crate) warnings: Vec<String>,
+    /// The literal values of every macro's and rule's own condition, after list substitution.
+    pub(crate) literals: Vec<LiteralUse>,
 }
 
 /// `quote_item`: wraps an item holding a space in double quotes, unless already quoted.
@@ -291,6 +293,36 @@ fn compile_checks(e: &mut Expr, ctx: &str, fields: &mut BTreeSet<FieldRef>) -> R
     }
 }
 
+/// Appends the literal values of the checks of `e` (macros not expanded) to `out`.
+fn collect_literals(e: &Expr, kind: ItemKind, item: &str, out: &mut Vec<LiteralUse>) {
+    match e {
+        Expr::And(c) | Expr::Or(c) => c.iter().for_each(|x| collect_literals(x, kind, item, out)),
+        Expr::Not(c) => collect_literals(c, kind, item, out),
+        Expr::Ident(_) => {}
+        Expr::Check(Check {
+            field,
+            arg,
+            op,
+            rhs,
+        }) => {
+            let values = match rhs {
+                Rhs::None => &[][..],
+                Rhs::Value(v) => std::slice::from_ref(v),
+                Rhs::List(l) => &l[..],
+            };
+            out.extend(values.iter().map(|v| LiteralUse {
+                kind,
+                item: item.to_string(),
+                field: field.clone(),
+                arg: arg.clone(),
+                op: *op,
+                value: v.text.clone(),
+                quoted: v.quoted,
+            }));
+        }
+    }
+}
+
 /// Compiles everything the collector holds (`rule_loader::compiler::compile`).
 pub(crate) fn compile(col: &Collector) -> Result<Compiled> {
     // compile_list_infos: items naming an earlier list are replaced by that list's items
@@ -318,6 +350,10 @@ pub(crate) fn compile(col: &Collector) -> Result<Compiled> {
     for m in &col.macros.items {
         let ctx = at("macro", &m.name, m.line);
         macros.insert(m.name.clone(), parse_condition(&m.cond, &mut lists, &ctx)?);
+    }
+    let mut literals = Vec::new();
+    for m in &col.macros.items {
+        collect_literals(&macros[&m.name], ItemKind::Macro, &m.name, &mut literals);
     }
     let mut used_macros = BTreeSet::new();
     for m in &col.macros.items {
@@ -365,6 +401,7 @@ pub(crate) fn compile(col: &Collector) -> Result<Compiled> {
             }
         }
         let ast = parse_condition(&condition, &mut lists, &ctx)?;
+        collect_literals(&ast, ItemKind::Rule, &r.name, &mut literals);
         let visible = |_: &str| true;
         let mut resolver = MacroResolver {
             macros: &macros,
@@ -414,6 +451,7 @@ pub(crate) fn compile(col: &Collector) -> Result<Compiled> {
         rules,
         fields,
         warnings,
+        literals,
     })
 }
 

@@ -49,8 +49,8 @@ fn eval_check(check: &Check, fields: &mut dyn Fields) -> bool {
     let values: Vec<&str> = values.iter().map(|v| c_str(v)).collect();
     let rhs: Vec<&str> = match &check.rhs {
         Rhs::None => Vec::new(),
-        Rhs::Value(v) => vec![v.as_str()],
-        Rhs::List(l) => l.iter().map(String::as_str).collect(),
+        Rhs::Value(v) => vec![v.text.as_str()],
+        Rhs::List(l) => l.iter().map(|v| v.text.as_str()).collect(),
     };
     match check.op {
         Op::Exists => true,

@@ -28,7 +28,9 @@
 //! - Exceptions become `(<condition>) and not (...)` text (`build_rule_exception_infos`).
 //! - Lists are substituted as text before parsing (`resolve_list`): `x in (a, my_list)`; items
 //!   naming an earlier list are expanded (`compile_list_infos`). An unknown name in a list is
-//!   just a string, as in Falco: a misspelt list cannot be detected.
+//!   just a string, as in Falco: a misspelt list is not a load error. [`Ruleset::literal_values`]
+//!   lists every literal after substitution (bare or quoted) so that tests can look for bare
+//!   words shaped like list names.
 //! - Macros are resolved on the parsed tree; a macro sees only macros defined before it, rules
 //!   see all; unknown → "Undefined macro 'x' used in filter.", cycles → "reference loop".
 //! - Every rule is compiled, enabled or not (`compile_rule_infos`), so an error in a disabled
@@ -240,6 +242,47 @@ pub struct FieldRef {
     pub usage: Usage,
 }
 
+/// The kind of item a condition belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ItemKind {
+    /// A `macro`.
+    Macro,
+    /// A `rule` (its condition with the exceptions appended).
+    Rule,
+}
+
+impl fmt::Display for ItemKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ItemKind::Macro => "macro",
+            ItemKind::Rule => "rule",
+        })
+    }
+}
+
+/// A literal value a condition compares a field with, after list substitution (see
+/// [`Ruleset::literal_values`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LiteralUse {
+    /// Whether the condition is a macro's or a rule's.
+    pub kind: ItemKind,
+    /// The name of the macro or rule whose own condition holds the literal.
+    pub item: String,
+    /// The field name, without argument.
+    pub field: String,
+    /// The field argument as written (unescaped if quoted), if any.
+    pub arg: Option<String>,
+    /// The operator.
+    pub op: Op,
+    /// The value, unescaped if it was quoted.
+    pub value: String,
+    /// The value was a quoted string in the condition text as parsed, i.e. after exceptions
+    /// were appended and lists substituted. List items and exception values holding a space are
+    /// quoted by that substitution (`quote_item`); other list items and exception values are
+    /// bare words, and so is a misspelt list name.
+    pub quoted: bool,
+}
+
 /// The shape of a field, as the plugin's field table declares it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FieldSpec {
@@ -265,6 +308,7 @@ pub struct Ruleset {
     rules: Vec<(Rule, parser::Expr)>,
     fields: BTreeSet<FieldRef>,
     warnings: Vec<String>,
+    literals: Vec<LiteralUse>,
     engine_version: Option<(u64, u64, u64)>,
     plugin_versions: Vec<Vec<PluginVersion>>,
 }
@@ -296,6 +340,7 @@ impl Ruleset {
             rules: compiled.rules,
             fields: compiled.fields,
             warnings,
+            literals: compiled.literals,
             engine_version: col.engine_version,
             plugin_versions: col.plugin_versions,
         })
@@ -370,6 +415,19 @@ impl Ruleset {
             bail!("{}", problems.join("\n"));
         }
         Ok(())
+    }
+
+    /// Every literal value the conditions compare a field with, after list substitution: first
+    /// the macros', then the rules' (exceptions included), each in definition order and then in
+    /// condition order, one entry per value (a `(a, b)` set gives two). Each literal is reported
+    /// under the macro or rule whose own condition holds it, macros not expanded; disabled rules
+    /// and unused macros are included.
+    ///
+    /// Falco substitutes list names as text, so a misspelt or undefined list name is not an
+    /// error: it stays in the condition as a bare literal (`x in (my_lsit)` compares with the
+    /// string `my_lsit`). Bare literals that look like list names are how to find them.
+    pub fn literal_values(&self) -> Vec<LiteralUse> {
+        self.literals.clone()
     }
 
     /// What Falco would print as warnings: unknown top-level items, deprecated keys, unused

@@ -153,9 +153,18 @@ pub(crate) enum Rhs {
     /// None (`exists`).
     None,
     /// One value (`value_expr`).
-    Value(String),
+    Value(Lit),
     /// A parenthesised list (`list_expr`).
-    List(Vec<String>),
+    List(Vec<Lit>),
+}
+
+/// A literal value of a check, as the parser read it.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Lit {
+    /// The value, unescaped if it was quoted.
+    pub(crate) text: String,
+    /// It was a quoted string (`'…'` or `"…"`), not a bare word or number.
+    pub(crate) quoted: bool,
 }
 
 /// A parse error: libsinsp's message and the byte offset where the parser stopped.
@@ -201,6 +210,7 @@ pub(crate) fn parse(input: &str) -> Result<Expr, ParseError> {
         pos: 0,
         depth: 0,
         last: String::new(),
+        last_quoted: false,
     };
     if input.is_empty() {
         return Err(p.err("filter input string is empty"));
@@ -219,6 +229,8 @@ struct Parser<'a> {
     pos: usize,
     depth: u32,
     last: String,
+    /// The last token was a quoted string (`lex_quoted_str`).
+    last_quoted: bool,
 }
 
 fn is_posix_space(c: u8) -> bool {
@@ -251,8 +263,17 @@ impl Parser<'_> {
 
     fn take(&mut self, len: usize) -> bool {
         self.last = self.input[self.pos..self.pos + len].to_string();
+        self.last_quoted = false;
         self.pos += len;
         true
+    }
+
+    /// The last token as a literal value.
+    fn lit(&self) -> Lit {
+        Lit {
+            text: self.last.clone(),
+            quoted: self.last_quoted,
+        }
     }
 
     // ---- lexers -------------------------------------------------------------------------
@@ -397,6 +418,7 @@ impl Parser<'_> {
                 let token = &self.input[self.pos..=i];
                 self.pos = i + 1;
                 self.last = unescape_str(token).map_err(|m| self.err(&m))?;
+                self.last_quoted = true;
                 return Ok(true);
             }
             prev = c;
@@ -578,7 +600,7 @@ impl Parser<'_> {
                 return Err(p.unsupported_transformer());
             }
             if p.lex_hex_num() || p.lex_num() {
-                return Ok(Rhs::Value(p.last.clone()));
+                return Ok(Rhs::Value(p.lit()));
             }
             Err(p.err("expected a number value or a field with a valid transformer"))
         })
@@ -591,7 +613,7 @@ impl Parser<'_> {
                 return Err(p.unsupported_transformer());
             }
             if p.lex_quoted_str()? || p.lex_bare_str() {
-                return Ok(Rhs::Value(p.last.clone()));
+                return Ok(Rhs::Value(p.lit()));
             }
             Err(p.err(if no_transformer {
                 "expected a string value"
@@ -627,7 +649,7 @@ impl Parser<'_> {
                 return Err(p.unsupported_transformer());
             }
             if p.lex_identifier() {
-                return Ok(Rhs::Value(p.last.clone()));
+                return Ok(Rhs::Value(p.lit()));
             }
             Err(p.err("expected a list, an identifier, or a field with a valid transformer"))
         })
@@ -686,8 +708,28 @@ mod tests {
         })
     }
 
+    fn bare(v: &str) -> Lit {
+        Lit {
+            text: v.into(),
+            quoted: false,
+        }
+    }
+
+    fn quoted(v: &str) -> Lit {
+        Lit {
+            text: v.into(),
+            quoted: true,
+        }
+    }
+
+    /// A bare (unquoted) value.
     fn val(v: &str) -> Rhs {
-        Rhs::Value(v.into())
+        Rhs::Value(bare(v))
+    }
+
+    /// A quoted value.
+    fn qval(v: &str) -> Rhs {
+        Rhs::Value(quoted(v))
     }
 
     fn id(s: &str) -> Expr {
@@ -776,7 +818,7 @@ mod tests {
         );
         assert_eq!(
             parse("a.b glob 'x*'").unwrap(),
-            chk("a.b", Op::Glob, val("x*"))
+            chk("a.b", Op::Glob, qval("x*"))
         );
         // numeric operators only take numbers
         assert!(err("a.b < abc").starts_with("expected a number value"));
@@ -798,10 +840,14 @@ mod tests {
 
     #[test]
     fn lists() {
-        let l = |v: &[&str]| Rhs::List(v.iter().map(|s| s.to_string()).collect());
+        let l = |v: &[&str]| Rhs::List(v.iter().map(|s| bare(s)).collect());
         assert_eq!(
             parse("a.b in (x, 'y z',\"w\")").unwrap(),
-            chk("a.b", Op::In, l(&["x", "y z", "w"]))
+            chk(
+                "a.b",
+                Op::In,
+                Rhs::List(vec![bare("x"), quoted("y z"), quoted("w")])
+            )
         );
         assert_eq!(parse("a.b in()").unwrap(), chk("a.b", Op::In, l(&[])));
         assert_eq!(
@@ -828,20 +874,20 @@ mod tests {
     fn escapes() {
         assert_eq!(
             parse(r#"a.b = "x\"y""#).unwrap(),
-            chk("a.b", Op::Eq, val("x\"y"))
+            chk("a.b", Op::Eq, qval("x\"y"))
         );
         assert_eq!(
             parse(r"a.b = 'x\'y'").unwrap(),
-            chk("a.b", Op::Eq, val("x'y"))
+            chk("a.b", Op::Eq, qval("x'y"))
         );
         assert_eq!(
             parse(r#"a.b = "t\tn\nb\\s\/""#).unwrap(),
-            chk("a.b", Op::Eq, val("t\tn\nb\\s/"))
+            chk("a.b", Op::Eq, qval("t\tn\nb\\s/"))
         );
         // `\ ` becomes a single backslash (escaping.cpp fall-through)
         assert_eq!(
             parse(r#"a.b = "x\ y""#).unwrap(),
-            chk("a.b", Op::Eq, val("x\\y"))
+            chk("a.b", Op::Eq, qval("x\\y"))
         );
         assert_eq!(
             err(r#"a.b = 'x\"y'"#),

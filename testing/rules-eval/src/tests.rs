@@ -894,3 +894,84 @@ fn engine_and_plugin_versions() {
     let alt = "- required_plugin_versions:\n    - name: a\n      version: 1.0.0\n      alternatives:\n        - name: b\n          version: 2.0.0\n";
     assert_eq!(load(alt).required_plugin_versions()[0].len(), 2);
 }
+
+#[test]
+fn literal_values_show_misspelt_list_names() {
+    let text = format!(
+        r#"
+- list: privileged_images
+  items: [nginx, "my image"]
+- list: admins
+  items: [alice]
+- macro: privileged
+  condition: kar.image in (privileged_imagse) and kar.name = 'quoted_word'
+- macro: unused_macro
+  condition: kar.x startswith some_prefix
+{}  exceptions:
+    - name: admins
+      fields: kar.user.name
+      values: [admins, bob_smith]
+"#,
+        rule_yaml(
+            "r",
+            "privileged and kar.image in (privileged_images, other) and kar.n >= 10"
+        )
+    );
+    let rs = load(&text);
+    let lit = |kind, item: &str, field: &str, op, value: &str, quoted| LiteralUse {
+        kind,
+        item: item.into(),
+        field: field.into(),
+        arg: None,
+        op,
+        value: value.into(),
+        quoted,
+    };
+    use ItemKind::{Macro, Rule};
+    assert_eq!(
+        rs.literal_values(),
+        [
+            // the misspelt list name stays a bare value, exactly as Falco keeps it
+            lit(
+                Macro,
+                "privileged",
+                "kar.image",
+                Op::In,
+                "privileged_imagse",
+                false
+            ),
+            lit(Macro, "privileged", "kar.name", Op::Eq, "quoted_word", true),
+            // unused macros are reported too
+            lit(
+                Macro,
+                "unused_macro",
+                "kar.x",
+                Op::StartsWith,
+                "some_prefix",
+                false
+            ),
+            // the rule's own literals, macros not expanded; list items with a space are quoted
+            // by the substitution
+            lit(Rule, "r", "kar.image", Op::In, "nginx", false),
+            lit(Rule, "r", "kar.image", Op::In, "my image", true),
+            lit(Rule, "r", "kar.image", Op::In, "other", false),
+            lit(Rule, "r", "kar.n", Op::Ge, "10", false),
+            // exception values are substituted too: `admins` is a list there
+            lit(Rule, "r", "kar.user.name", Op::In, "alice", false),
+            lit(Rule, "r", "kar.user.name", Op::In, "bob_smith", false),
+        ]
+    );
+    // a list used only in exception values counts as used; an unused macro is a warning
+    assert!(
+        !rs.warnings().iter().any(|w| w.contains("list '")),
+        "{:?}",
+        rs.warnings()
+    );
+    assert!(rs
+        .warnings()
+        .iter()
+        .any(|w| w.contains("macro 'unused_macro'") && w.contains("Macro not referred to")));
+    // a field argument is reported as written
+    let rs = load(&rule_yaml("r", "kar.value[/a/b] = x"));
+    assert_eq!(rs.literal_values()[0].arg.as_deref(), Some("/a/b"));
+}
