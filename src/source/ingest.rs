@@ -33,7 +33,7 @@ impl Ingest {
         Self {
             config,
             metrics,
-            warnings: LogLimit::default(),
+            warnings: LogLimit::new("skipped lines"),
         }
     }
 
@@ -81,7 +81,7 @@ impl Ingest {
     }
 
     /// Logs how many warnings the rate limit held back.
-    pub fn flush_warnings(&mut self) {
+    pub fn flush_warnings(&self) {
         self.warnings.flush();
     }
 

@@ -7,10 +7,10 @@ use super::body::{self, Body};
 use super::budget::Budget;
 use super::pipeline::Pipeline;
 use super::review;
-use super::throttle::Throttle;
 use crate::config::Config;
 use crate::guard;
 use crate::metrics::Metrics;
+use crate::source::log_limit::LogLimit;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -41,8 +41,8 @@ pub(super) struct Handler {
     budget: Budget,
     metrics: Arc<Metrics>,
     pipeline: Pipeline,
-    oversize_warnings: Throttle,
-    shed_warnings: Throttle,
+    oversize_warnings: LogLimit,
+    shed_warnings: LogLimit,
 }
 
 impl Handler {
@@ -66,8 +66,8 @@ impl Handler {
             budget: Budget::of(&config),
             pipeline: Pipeline::new(config, metrics.clone())?,
             metrics,
-            oversize_warnings: Throttle::default(),
-            shed_warnings: Throttle::default(),
+            oversize_warnings: LogLimit::new("oversize webhook bodies"),
+            shed_warnings: LogLimit::new("shed webhook bodies"),
         })
     }
 
@@ -166,14 +166,10 @@ impl Handler {
         Metrics::add(&self.metrics.bytes_read, len);
         Metrics::add(&self.metrics.events_oversize, 1);
         let scanned = review::scan_head(head);
-        if self.oversize_warnings.ready() {
-            log::warn!(
-                "webhook body of {len} bytes{} dropped: larger than webhookMaxBatchSize ({}); uid {}; see events_oversize",
+        self.oversize_warnings.warn(|| format!("webhook body of {len} bytes{} dropped: larger than webhookMaxBatchSize ({}); uid {}; see events_oversize",
                 if complete { "" } else { " (cut short)" },
                 self.max_body,
-                scanned.uid.as_deref().unwrap_or("not found"),
-            );
-        }
+                scanned.uid.as_deref().unwrap_or("not found"),));
         self.allow_by_head(
             scanned,
             "the body is larger than webhookMaxBatchSize and has no request.uid in its first 64 KiB",
@@ -186,13 +182,9 @@ impl Handler {
         Metrics::add(&self.metrics.bytes_read, len);
         Metrics::add(&self.metrics.webhook_bodies_shed, 1);
         let scanned = review::scan_head(head);
-        if self.shed_warnings.ready() {
-            log::warn!(
-                "webhook body of {len} bytes dropped: the bodies in flight already hold the memory budget ({} bytes: queueMaxBytes, at least 2 x webhookMaxBatchSize); uid {}; see webhook_bodies_shed",
+        self.shed_warnings.warn(|| format!("webhook body of {len} bytes dropped: the bodies in flight already hold the memory budget ({} bytes: queueMaxBytes, at least 2 x webhookMaxBatchSize); uid {}; see webhook_bodies_shed",
                 self.budget.limit(),
-                scanned.uid.as_deref().unwrap_or("not found"),
-            );
-        }
+                scanned.uid.as_deref().unwrap_or("not found"),));
         self.allow_by_head(
             scanned,
             "the body could not be held (webhook memory budget used up) and has no request.uid in its first 64 KiB",

@@ -25,7 +25,6 @@ mod handler;
 mod pipeline;
 mod review;
 mod server;
-mod throttle;
 mod tls;
 
 pub use server::WebhookServer;

@@ -4,10 +4,10 @@
 
 use super::capture::Capture;
 use super::review;
-use super::throttle::Throttle;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::source::ingest::Ingest;
+use crate::source::log_limit::LogLimit;
 use crate::source::queue::{Pushed, Queue, Queued};
 use anyhow::Context;
 use chrono::Utc;
@@ -22,9 +22,9 @@ pub(super) struct Pipeline {
     capture: Option<Mutex<Capture>>,
     max_event_size: usize,
     metrics: Arc<Metrics>,
-    too_large_warnings: Throttle,
-    capture_warnings: Throttle,
-    queue_full_warnings: Throttle,
+    too_large_warnings: LogLimit,
+    capture_warnings: LogLimit,
+    queue_full_warnings: LogLimit,
 }
 
 impl Pipeline {
@@ -49,9 +49,9 @@ impl Pipeline {
             ingest: Ingest::new(config, metrics.clone()),
             capture,
             metrics,
-            too_large_warnings: Throttle::default(),
-            capture_warnings: Throttle::default(),
-            queue_full_warnings: Throttle::default(),
+            too_large_warnings: LogLimit::new("oversize reviews"),
+            capture_warnings: LogLimit::new("captureFile write failures"),
+            queue_full_warnings: LogLimit::new("reviews dropped on a full queue"),
         })
     }
 
@@ -75,21 +75,16 @@ impl Pipeline {
             .unwrap_or(review.payload);
         if payload.len() > self.max_event_size {
             Metrics::add(&self.metrics.events_oversize, 1);
-            if self.too_large_warnings.ready() {
-                log::warn!(
-                    "webhook review of {} bytes dropped: longer than maxEventSize ({}); see events_oversize",
+            self.too_large_warnings.warn(|| format!("webhook review of {} bytes dropped: longer than maxEventSize ({}); see events_oversize",
                     payload.len(),
-                    self.max_event_size
-                );
-            }
+                    self.max_event_size));
             return Ok(review.answer);
         }
         if let Some(capture) = &self.capture {
             let mut capture = capture.lock().unwrap_or_else(|e| e.into_inner());
             if let Err(e) = capture.append(&payload, now) {
-                if self.capture_warnings.ready() {
-                    log::warn!("captureFile write failed: {e}");
-                }
+                self.capture_warnings
+                    .warn(|| format!("captureFile write failed: {e}"));
             }
         }
         let pushed = self.queue.try_push(Queued {
@@ -97,10 +92,10 @@ impl Pipeline {
             ts: review.ts,
             cursor: None,
         });
-        if pushed == Pushed::Dropped && self.queue_full_warnings.ready() {
-            log::warn!(
-                "webhook queue full: reviews are answered but dropped (Falco is not keeping up); see events_dropped_queue_full"
-            );
+        if pushed == Pushed::Dropped {
+            self.queue_full_warnings.warn(|| {
+                "webhook queue full: reviews are answered but dropped (Falco is not keeping up); see events_dropped_queue_full".to_string()
+            });
         }
         Ok(review.answer)
     }

@@ -3,12 +3,12 @@
 //! or task behind (Falco dlcloses the plugin on hot reload).
 
 use super::handler::Handler;
-use super::throttle::Throttle;
 use super::tls::{self, CertReloader};
 use crate::config::Config;
 use crate::guard;
 use crate::metrics::Metrics;
 use crate::open_params::WebhookAddr;
+use crate::source::log_limit::LogLimit;
 use crate::source::queue::Queued;
 use anyhow::Context;
 use hyper::service::service_fn;
@@ -102,7 +102,7 @@ impl WebhookServer {
             handler: handler.clone(),
             http: http_builder(),
             metrics,
-            handshake_warnings: Throttle::default(),
+            handshake_warnings: LogLimit::new("failed TLS handshakes"),
         });
         let accept = runtime.spawn(accept_loop(listener, acceptor, shared, stopping));
         log::info!("webhook listening on {scheme}://{local_addr}{}", addr.path);
@@ -210,7 +210,7 @@ struct Shared {
     handler: Arc<Handler>,
     http: HttpBuilder<TokioExecutor>,
     metrics: Arc<Metrics>,
-    handshake_warnings: Throttle,
+    handshake_warnings: LogLimit,
 }
 
 async fn accept_loop(
@@ -220,7 +220,7 @@ async fn accept_loop(
     mut stopping: watch::Receiver<bool>,
 ) {
     let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    let over_cap_warnings = Throttle::default();
+    let over_cap_warnings = LogLimit::new("connections over the cap");
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
@@ -229,9 +229,7 @@ async fn accept_loop(
             accepted = listener.accept() => match accepted {
                 Ok((tcp, peer)) => {
                     let Ok(permit) = permits.clone().try_acquire_owned() else {
-                        if over_cap_warnings.ready() {
-                            log::warn!("webhook connection from {peer} closed: {MAX_CONNECTIONS} are open already");
-                        }
+                        over_cap_warnings.warn(|| format!("webhook connection from {peer} closed: {MAX_CONNECTIONS} are open already"));
                         continue;
                     };
                     let connection = Connection {
@@ -320,11 +318,9 @@ impl Connection {
 
     fn handshake_failed(&self, peer: SocketAddr, why: &str) {
         Metrics::add(&self.shared.metrics.tls_handshake_failures, 1);
-        if self.shared.handshake_warnings.ready() {
-            log::warn!(
-                "webhook TLS handshake from {peer} failed: {why} (see tls_handshake_failures)"
-            );
-        }
+        self.shared.handshake_warnings.warn(|| {
+            format!("webhook TLS handshake from {peer} failed: {why} (see tls_handshake_failures)")
+        });
     }
 
     /// Serves HTTP/1.1 or HTTP/2 (detected from the first bytes) until the client leaves or the
