@@ -123,17 +123,20 @@ impl Plugin for K8sAdmission {
     type ConfigType = Json<Config>;
 
     fn new(_input: Option<&TablesInput>, Json(config): Self::ConfigType) -> Result<Self, Error> {
-        Self::with_config(config)
+        // No plugin exists yet whose `panics` counter could record it.
+        guard::catch(&Metrics::default(), "init", || Self::with_config(config))
+            .unwrap_or_else(|| Err(anyhow::anyhow!("internal error during init; see the log")))
     }
 
     fn set_config(&mut self, Json(config): Self::ConfigType) -> Result<(), Error> {
-        self.config = checked(config)?;
+        self.config = guard::catch(&self.metrics, "set_config", || checked(config))
+            .unwrap_or_else(|| Err(anyhow::anyhow!("internal error in set_config; see the log")))?;
         self.cache = ReviewCache::default();
         Ok(())
     }
 
     fn get_metrics(&mut self) -> impl IntoIterator<Item = Metric> {
-        self.metrics.snapshot()
+        guard::catch(&self.metrics, "get_metrics", || self.metrics.snapshot()).unwrap_or_default()
     }
 }
 

@@ -154,11 +154,6 @@ impl Config {
         };
         found.map(String::as_str)
     }
-
-    /// `true` when events of this resource are dropped at the source.
-    pub fn skips_resource(&self, resource: &str) -> bool {
-        self.skip_resources.iter().any(|r| r == resource)
-    }
 }
 
 #[cfg(test)]

@@ -57,9 +57,18 @@ pub fn element<'i>(value: Json<'_, 'i>) -> Option<Cow<'i, str>> {
 /// Any value as text: scalars as in [`scalar`], objects and arrays as compact JSON.
 pub fn text<'i>(value: Json<'_, 'i>) -> Option<Cow<'i, str>> {
     if value.is_array() || value.is_object() {
-        Some(Cow::Owned(compact(value)))
+        compact(value).map(Cow::Owned)
     } else {
         scalar(value)
+    }
+}
+
+/// A list element as text: as [`element`] for scalars, objects and arrays as compact JSON.
+pub fn element_text<'i>(value: Json<'_, 'i>) -> Option<Cow<'i, str>> {
+    if value.is_array() || value.is_object() {
+        compact(value).map(Cow::Owned)
+    } else {
+        element(value)
     }
 }
 
@@ -88,14 +97,21 @@ fn float_text(f: f64) -> String {
     }
 }
 
-/// The compact JSON text of a value (SPEC §4: document order, minimal escaping).
-pub fn compact(value: Json<'_, '_>) -> String {
+/// Deepest nesting written as JSON text; deeper values give no text (∅) rather than
+/// exhausting the stack (Kubernetes decodes up to 10,000 levels).
+pub const MAX_DEPTH: usize = 512;
+
+/// The compact JSON text of a value (SPEC §4: document order, minimal escaping); `None` when
+/// it nests deeper than [`MAX_DEPTH`].
+pub fn compact(value: Json<'_, '_>) -> Option<String> {
     let mut out = String::new();
-    write_compact(value, &mut out);
-    out
+    write_compact(value, &mut out, 0).then_some(out)
 }
 
-fn write_compact(value: Json<'_, '_>, out: &mut String) {
+fn write_compact(value: Json<'_, '_>, out: &mut String, depth: usize) -> bool {
+    if depth > MAX_DEPTH {
+        return false;
+    }
     if let Some(obj) = value.as_object() {
         out.push('{');
         for (i, (k, v)) in obj.iter().enumerate() {
@@ -104,7 +120,9 @@ fn write_compact(value: Json<'_, '_>, out: &mut String) {
             }
             write_string(k, out);
             out.push(':');
-            write_compact(v, out);
+            if !write_compact(v, out, depth + 1) {
+                return false;
+            }
         }
         out.push('}');
     } else if let Some(arr) = value.as_array() {
@@ -113,7 +131,9 @@ fn write_compact(value: Json<'_, '_>, out: &mut String) {
             if i > 0 {
                 out.push(',');
             }
-            write_compact(v, out);
+            if !write_compact(v, out, depth + 1) {
+                return false;
+            }
         }
         out.push(']');
     } else if let Some(s) = value.into_string() {
@@ -123,6 +143,7 @@ fn write_compact(value: Json<'_, '_>, out: &mut String) {
     } else {
         out.push_str(&static_text(value).unwrap_or_else(|| "null".to_string()));
     }
+    true
 }
 
 /// A JSON string literal with the minimal standard escaping.
@@ -240,7 +261,7 @@ mod tests {
         let src = r#"{ "z": 1, "a": [ "x\"y", "\\", "\n\r\t\b\f\u0001", "/<>&é" ], "m": {}, "l": [], "n": null }"#;
         with_doc(src, |v| {
             assert_eq!(
-                compact(v),
+                compact(v).unwrap(),
                 r#"{"z":1,"a":["x\"y","\\","\n\r\t\b\f\u0001","/<>&é"],"m":{},"l":[],"n":null}"#
             );
         });
@@ -256,7 +277,32 @@ mod tests {
                 .collect::<Vec<_>>()
                 .join(",")
         );
-        with_doc(&src, |v| assert_eq!(compact(v), src));
+        with_doc(&src, |v| assert_eq!(compact(v).unwrap(), src));
+    }
+
+    #[test]
+    fn deep_nesting_gives_no_text_instead_of_a_crash() {
+        let deep = format!("{}1{}", "[".repeat(100_000), "]".repeat(100_000));
+        with_doc(&deep, |v| assert_eq!(text(v), None));
+        let ok = format!("{}1{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        with_doc(&ok, |v| {
+            assert_eq!(text(v).map(|t| t.len()), Some(ok.len()))
+        });
+    }
+
+    #[test]
+    fn big_integers_are_numbers_not_errors() {
+        // simd-json's big-int-as-float covers integers above u64 and far below i64; integers
+        // just below i64::MIN are still refused by simd-json (the event is then invalid).
+        with_doc(
+            r#"{"big":100000000000000000000,"huge":18446744073709551616,"neg":-100000000000000000000}"#,
+            |v| {
+                let s = |k: &str| scalar(v.get(k).unwrap()).map(|c| c.into_owned());
+                assert_eq!(s("big").as_deref(), Some("1e20"));
+                assert_eq!(s("huge").as_deref(), Some("1.8446744073709552e19"));
+                assert_eq!(s("neg").as_deref(), Some("-1e20"));
+            },
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ macro_rules! counters {
         #[derive(Debug, Default)]
         pub struct Metrics {
             $( $(#[$doc])* pub $name: AtomicU64, )*
-            /// Time of the last emitted event, in ns since the epoch (0: none yet).
+            /// Time of the last emitted event (or of the first open), ns since the epoch (0: neither).
             pub last_event_ns: AtomicI64,
         }
 
@@ -33,7 +33,8 @@ counters! {
     events_emitted,
     /// Bytes read from files or request bodies.
     bytes_read,
-    /// Lines skipped by framing (not JSON-object shaped, invalid UTF-8, too long).
+    /// Lines skipped by framing (not JSON-object shaped, invalid UTF-8); too long ones are
+    /// counted in `events_oversize`.
     lines_malformed,
     /// Events whose payload is not a valid AdmissionReview (every field ∅).
     events_unparsable,
@@ -53,6 +54,8 @@ counters! {
     webhook_rejected,
     /// Webhook requests with a missing or wrong token or client certificate.
     webhook_auth_failures,
+    /// Webhook connections closed at once because the connection cap (1024 open) was reached.
+    webhook_connections_refused,
     /// Webhook bodies dropped because the in-flight body budget was used up by other requests
     /// (answered allowed; the event is lost).
     webhook_bodies_shed,
@@ -90,7 +93,16 @@ impl Metrics {
         self.last_event_ns.store(now_ns(), Ordering::Relaxed);
     }
 
-    /// Seconds since the last emitted event (0 before the first one).
+    /// Starts the clock of `last_event_age_seconds` when a source opens and no event was seen
+    /// yet: a webhook nobody calls (its configuration deleted) shows a growing age, not 0.
+    pub fn source_opened(&self) {
+        let _ =
+            self.last_event_ns
+                .compare_exchange(0, now_ns(), Ordering::Relaxed, Ordering::Relaxed);
+    }
+
+    /// Seconds since the last emitted event, or since the first source opened when none was
+    /// emitted yet (0 before either).
     pub fn last_event_age_seconds(&self) -> u64 {
         match self.last_event_ns.load(Ordering::Relaxed) {
             0 => 0,
@@ -155,6 +167,7 @@ mod tests {
             "webhook_requests",
             "webhook_rejected",
             "webhook_auth_failures",
+            "webhook_connections_refused",
             "webhook_bodies_shed",
             "tls_handshake_failures",
             "tls_cert_expiry_seconds",

@@ -62,11 +62,14 @@ impl ReviewCache {
             ptr: payload.as_ptr() as usize,
         };
         if self.key != Some(key) {
-            self.key = Some(key);
+            // Forget the previous event first: if the parse panics, nothing stale is served.
+            self.key = None;
+            self.parsed = None;
             let buffers = self
                 .buffers
                 .get_or_insert_with(|| simd_json::Buffers::new(payload.len()));
             self.parsed = parse(payload, buffers);
+            self.key = Some(key);
             if self.parsed.is_none() {
                 Metrics::add(&metrics.events_unparsable, 1);
                 log::debug!("event {evtnum}: not a valid AdmissionReview; its fields are empty");

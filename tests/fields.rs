@@ -885,3 +885,83 @@ fn nul_and_escapes_in_values() {
         s("{\"name\":\"app\\u0000evil\",\"image\":\"café/x\"}")
     );
 }
+
+#[test]
+fn index_arguments_count_every_element_of_the_collection() {
+    let mut h = Host::new("{}");
+    let e = h.event(&object_request(
+        "CREATE",
+        "",
+        "v1",
+        "Service",
+        "services",
+        Some("default"),
+        "web",
+        r#"{"spec":{"type":"ClusterIP","ports":[null,{"port":80},""]}}"#,
+        "null",
+    ));
+    assert_eq!(h.get(&e, "kar.req.service.ports[0]"), None);
+    assert_eq!(
+        h.get(&e, "kar.req.service.ports[1]"),
+        v(&[r#"{"port":80}"#])
+    );
+    assert_eq!(h.get(&e, "kar.req.service.ports[2]"), v(&[""]));
+    assert_eq!(
+        h.get(&e, "kar.req.service.ports"),
+        v(&[r#"{"port":80}"#, ""])
+    );
+    let p = h.event(&pod(
+        r#"{"securityContext":{"runAsUser":1000},"containers":[null,{"name":"a"},{"name":"b","securityContext":{"runAsUser":7}}]}"#,
+    ));
+    assert_eq!(
+        h.get(&p, "kar.req.pod.containers.eff_run_as_user"),
+        v(&["1000", "7"])
+    );
+    assert_eq!(h.get(&p, "kar.req.pod.containers.eff_run_as_user[0]"), None);
+    assert_eq!(
+        h.get(&p, "kar.req.pod.containers.eff_run_as_user[2]"),
+        v(&["7"])
+    );
+}
+
+#[test]
+fn uri_falls_back_to_resource_when_request_resource_is_incomplete() {
+    let mut h = Host::new("{}");
+    let e = h.event(&review(
+        r#""kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1","resource":"pods"},"requestResource":{"group":""},"name":"web","namespace":"default","operation":"DELETE","userInfo":{"username":"alice"},"object":null,"oldObject":{"metadata":{"name":"web"}}"#,
+    ));
+    assert_eq!(
+        h.one(&e, "kar.uri"),
+        s("/api/v1/namespaces/default/pods/web")
+    );
+}
+
+#[test]
+fn integers_beyond_64_bits_keep_the_event_valid() {
+    let mut h = Host::new(r#"{"podSpecPaths":{"example.com/Thing":"/spec/template/spec"}}"#);
+    let e = h.event(&object_request(
+        "CREATE",
+        "example.com",
+        "v1",
+        "Thing",
+        "things",
+        Some("default"),
+        "t",
+        r#"{"spec":{"replicas":100000000000000000000,"template":{"spec":{"hostPID":true}}}}"#,
+        "null",
+    ));
+    assert_eq!(h.one(&e, "kar.req.pod.host_pid"), s("true"));
+    assert_eq!(
+        h.one(&e, "kar.value[/request/object/spec/replicas]"),
+        s("1e20")
+    );
+}
+
+#[test]
+fn deeply_nested_values_give_no_text_and_no_crash() {
+    let mut h = Host::new("{}");
+    let deep = format!("{}1{}", "[".repeat(20_000), "]".repeat(20_000));
+    let e = h.event(&pod(&format!(r#"{{"deep":{deep},"hostPID":true}}"#)));
+    assert_eq!(h.one(&e, "kar.value[/request/object/spec/deep]"), None);
+    assert_eq!(h.one(&e, "kar.req.pod.host_pid"), s("true"));
+}

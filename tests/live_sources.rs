@@ -148,6 +148,9 @@ fn webhook_answers_allowed_and_queues_the_review() {
         .expect("open webhook");
     let port = webhook_port(&mut p);
     assert!(matches!(instance.next_batch().unwrap(), Batch::Timeout));
+    // Nobody calls yet: the age of the last event counts from the open, not 0.
+    std::thread::sleep(Duration::from_millis(1100));
+    assert!(metric(&mut p, "last_event_age_seconds") >= 1);
     let review = r#"{"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1","request":{"uid":"0e2f9a4c-1111-2222-3333-444455556666","kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1","resource":"pods"},"name":"web","namespace":"default","operation":"CREATE","userInfo":{"username":"alice"},"object":{"metadata":{"name":"web"},"spec":{"hostPID":true,"containers":[{"name":"c","image":"nginx"}]}},"oldObject":null}}"#;
     let (status, body) = post(port, "/k8s-admission?timeout=10s", review);
     assert_eq!(status, 200);

@@ -349,3 +349,49 @@ fn warnings_about_bad_lines_are_rate_limited() {
         "{logs:?}"
     );
 }
+
+#[test]
+fn skip_resources_cannot_be_fooled_and_unredactable_secrets_are_dropped() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tricky.jsonl");
+    let disguised = r#"{"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1","request":{"uid":"u-1","kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1","resource":"pods"},"name":"evil","namespace":"default","operation":"CREATE","userInfo":{"username":"mallory"},"object":{"metadata":{"name":"evil","annotations":{"resource":"leases"}},"spec":{"containers":[{"name":"c","image":"x","securityContext":{"privileged":true}}]}},"oldObject":null}}"#;
+    let lease = r#"{"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1","request":{"uid":"u-2","kind":{"group":"coordination.k8s.io","version":"v1","kind":"Lease"},"resource":{"group":"coordination.k8s.io","version":"v1","resource":"leases"},"name":"n1","namespace":"kube-node-lease","operation":"UPDATE","userInfo":{"username":"system:node:n1"},"object":{},"oldObject":{}}}"#;
+    let broken_secret = r#"{"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1","request":{"uid":"u-3","kind":{"group":"","version":"v1","kind":"Secret"},"resource":{"group":"","version":"v1","resource":"secrets"},"name":"s","namespace":"default","operation":"CREATE","userInfo":{"username":"mallory"},"object":{"data":{"password":"aHVudGVyMg==","x":"\ud800"}},"oldObject":null}}"#;
+    std::fs::write(&path, format!("{disguised}\n{lease}\n{broken_secret}\n")).unwrap();
+    let mut p = init(r#"{"skipResources":["leases"]}"#);
+    let events = replay(&mut p, path.to_str().unwrap());
+    assert_eq!(events.len(), 1);
+    assert_eq!(one(&mut p, &events[0], "kar.uid").as_deref(), Some("u-1"));
+    assert_eq!(metric(&mut p, "events_skipped"), 1);
+    assert_eq!(metric(&mut p, "events_unparsable"), 1);
+}
+
+#[test]
+fn long_stretches_of_skipped_lines_do_not_hold_next_batch() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("noise.jsonl");
+    let sample = std::fs::read_to_string(test_file("kube_audit_rest_sample.jsonl")).unwrap();
+    let mut text = "[not, an, object]\n".repeat(40_000);
+    text.push_str(sample.lines().next().unwrap());
+    std::fs::write(&path, text).unwrap();
+    let mut p = init("{}");
+    let mut instance = p.open(path.to_str().unwrap()).unwrap();
+    let mut timeouts = 0;
+    let mut events = 0;
+    loop {
+        match instance.next_batch().unwrap() {
+            k8sadmission_host::Batch::Events(b) => events += b.len(),
+            k8sadmission_host::Batch::Timeout => timeouts += 1,
+            k8sadmission_host::Batch::Eof => break,
+        }
+    }
+    p.close(instance);
+    assert_eq!(events, 1);
+    assert!(
+        timeouts >= 2,
+        "40,000 skipped lines take several calls ({timeouts} timeouts)"
+    );
+    assert_eq!(metric(&mut p, "lines_malformed"), 40_000);
+}

@@ -24,7 +24,13 @@ const CHILD: &str = "KAR_WEBHOOK_TEST_CHILD";
 
 /// Runs the ignored test `name` alone in a child process and checks that it passed.
 fn in_child(name: &str) {
+    in_child_with(name, &[]);
+}
+
+/// [`in_child`], with these environment variables set in the child.
+fn in_child_with(name: &str, env: &[(&str, &str)]) {
     let out = Command::new(std::env::current_exe().unwrap())
+        .envs(env.iter().copied())
         .args([
             name,
             "--exact",
@@ -307,6 +313,7 @@ fn replaced_certificate_files_are_served_on_new_handshakes() {
     let expiry = load(&metrics.tls_cert_expiry_seconds) as i64;
     assert!((expiry - until_2036).abs() < 60, "{expiry} vs {until_2036}");
     server.stop();
+    assert_eq!(load(&metrics.tls_cert_expiry_seconds), 0, "reset on stop");
 }
 
 #[test]
@@ -481,21 +488,237 @@ fn bad_settings_fail_at_start_with_a_clear_error() {
 fn an_empty_host_listens_on_all_interfaces() {
     let mut all = addr(false, 0);
     all.host = String::new();
-    let server = WebhookServer::start(all, Arc::default(), Arc::default()).unwrap();
-    assert!(server.local_addr().ip().is_unspecified() && server.local_addr().is_ipv4());
-    let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], server.local_addr().port()));
+    let metrics = Arc::new(Metrics::default());
+    let server = WebhookServer::start(all, Arc::default(), metrics.clone()).unwrap();
+    let bound = server.local_addr();
+    assert!(bound.ip().is_unspecified(), "{bound}");
+    let ipv6 = std::net::TcpListener::bind("[::1]:0").is_ok();
+    if ipv6 {
+        assert!(bound.is_ipv6(), "IPv6 is available, yet {bound} was bound");
+    }
     let rt = client_runtime();
-    let health = rt.block_on(once(loopback, None, get("/healthz"))).unwrap();
-    assert_eq!(health.status, StatusCode::OK);
-    let head = hyper::Request::head("http://localhost/healthz")
-        .body(full(""))
-        .unwrap();
-    assert_eq!(
-        rt.block_on(once(loopback, None, head)).unwrap().status,
-        StatusCode::OK
+    let mut clients = vec![std::net::SocketAddr::from(([127, 0, 0, 1], bound.port()))];
+    if ipv6 {
+        clients.push(std::net::SocketAddr::from((
+            std::net::Ipv6Addr::LOCALHOST,
+            bound.port(),
+        )));
+    }
+    for client in clients {
+        let health = rt.block_on(once(client, None, get("/healthz"))).unwrap();
+        assert_eq!(health.status, StatusCode::OK, "{client}");
+        let head = hyper::Request::head("http://localhost/healthz")
+            .body(full(""))
+            .unwrap();
+        assert_eq!(
+            rt.block_on(once(client, None, head)).unwrap().status,
+            StatusCode::OK
+        );
+        let post_health = rt.block_on(once(client, None, post("/healthz", full("{}"))));
+        let post_health = post_health.unwrap();
+        assert_eq!(post_health.status, StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(post_health.headers["allow"], "GET, HEAD");
+        let reply = rt.block_on(once(
+            client,
+            None,
+            post(PATH, full(review("admission.k8s.io/v1", "any"))),
+        ));
+        assert_eq!(reply.unwrap().status, StatusCode::OK, "{client}");
+    }
+    // /healthz is counted nowhere, whatever its answer.
+    let n = if ipv6 { 2 } else { 1 };
+    assert_eq!(load(&metrics.webhook_requests), n);
+    assert_eq!(load(&metrics.webhook_rejected), 0);
+    server.stop();
+}
+
+#[test]
+fn dropped_bodies_are_allowed_by_their_uid() {
+    let (server, metrics) = start(false, r#"{"maxEventSize":4096}"#);
+    let rt = client_runtime();
+    let url = server.local_addr();
+    let send = |body: String| {
+        rt.block_on(once(url, None, post(PATH, full(body))))
+            .unwrap()
+    };
+    let allowed = |reply: &Reply, uid: &str| {
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        assert_eq!(reply.json()["response"]["uid"], uid);
+        assert_eq!(reply.json()["response"]["allowed"], true);
+    };
+    // Longer than maxEventSize: answered from the uid, never parsed (it is not even valid).
+    let long = format!(
+        r#"{{"apiVersion":"admission.k8s.io/v1","request":{{"uid":"long","x":"{}"#,
+        "x".repeat(5000)
     );
-    let post_health = rt.block_on(once(loopback, None, post("/healthz", full("{}"))));
-    assert_eq!(post_health.unwrap().headers["allow"], "GET, HEAD");
+    allowed(&send(long), "long");
+    let long_no_uid = format!(r#"{{"request":{{"x":"{}"}}}}"#, "x".repeat(5000));
+    assert_eq!(send(long_no_uid).status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(load(&metrics.events_oversize), 2);
+    // Valid, but deeper than the parser goes: allowed, counted as unparsable.
+    let deep = format!(
+        r#"{{"request":{{"uid":"deep","x":{}{}}}}}"#,
+        "[".repeat(500),
+        "]".repeat(500)
+    );
+    allowed(&send(deep), "deep");
+    let deep_after_uid = format!(
+        r#"{{"request":{{"x":{}{},"uid":"late"}}}}"#,
+        "{\"a\":".repeat(300),
+        "}".repeat(300)
+    );
+    allowed(&send(deep_after_uid), "late");
+    assert_eq!(load(&metrics.events_unparsable), 2);
+    // Invalid JSON is still refused.
+    assert_eq!(
+        send(r#"{"request":{"uid":"u",}}"#.to_string()).status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(load(&metrics.webhook_rejected), 2);
+    assert!(server.drain(10, Duration::ZERO).is_empty());
+    server.stop();
+}
+
+#[test]
+fn large_reviews_are_compacted_off_the_async_workers() {
+    // Over the inline size (64 KiB): taken in on a blocking thread, queued intact.
+    let (server, metrics) = start(false, "{}");
+    let rt = client_runtime();
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&review_with_blob("big-1", 300_000)).unwrap();
+    doc["requestReceivedTimestamp"] = "2001-01-01T00:00:00Z".into();
+    let pretty = serde_json::to_string_pretty(&doc).unwrap();
+    let reply = rt
+        .block_on(once(server.local_addr(), None, post(PATH, full(pretty))))
+        .unwrap();
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.json()["response"]["uid"], "big-1");
+    let event = server.drain(10, Duration::from_secs(1)).pop().unwrap();
+    let text = String::from_utf8(event.payload).unwrap();
+    doc.as_object_mut()
+        .unwrap()
+        .remove("requestReceivedTimestamp");
+    let compact = doc.to_string();
+    assert_eq!(&text[..compact.len() - 1], &compact[..compact.len() - 1]);
+    assert!(text[compact.len() - 1..].starts_with(r#","requestReceivedTimestamp":""#));
+    assert_eq!(load(&metrics.webhook_rejected), 0);
+    server.stop();
+}
+
+/// Waits (at most `limit`) until the client side of `conn` sees the connection closed; returns
+/// how long that took.
+async fn closed_within(conn: &mut Conn, limit: Duration) -> Duration {
+    let started = Instant::now();
+    loop {
+        let closed = match conn {
+            Conn::H1(s) => s.is_closed(),
+            Conn::H2(s) => s.is_closed(),
+        };
+        if closed {
+            return started.elapsed();
+        }
+        assert!(started.elapsed() < limit, "still open after {limit:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[test]
+fn idle_connections_are_closed() {
+    let timeouts = k8sadmission::source::webhook::Timeouts {
+        header: Duration::from_millis(600),
+        idle: Duration::from_millis(800),
+    };
+    let config = Arc::new(Config::default());
+    let server =
+        WebhookServer::start_with(addr(false, 0), config, Arc::default(), timeouts).unwrap();
+    let url = server.local_addr();
+    let rt = client_runtime();
+    rt.block_on(async {
+        // HTTP/2: pings answered, yet closed once idle; a request in progress (a body slower
+        // than the idle time) keeps the connection open until it is answered.
+        let mut h2 = connect(url, None, true).await.unwrap();
+        let body = bytes::Bytes::from(review("admission.k8s.io/v1", "slow"));
+        let chunk = body.len() / 6 + 1;
+        let started = Instant::now();
+        let reply = h2
+            .send(post(PATH, paced(body, chunk, Duration::from_millis(250))))
+            .await
+            .unwrap();
+        assert_eq!(reply.status, StatusCode::OK);
+        assert!(started.elapsed() > timeouts.idle);
+        let took = closed_within(&mut h2, Duration::from_secs(5)).await;
+        assert!(took >= timeouts.idle / 2, "closed after {took:?}");
+    });
+    server.stop();
+
+    // HTTP/1 keep-alive: hyper's header read timeout runs while a connection waits for its
+    // next request, so an idle one is closed after it, long before the idle timeout.
+    let timeouts = k8sadmission::source::webhook::Timeouts {
+        header: Duration::from_millis(500),
+        idle: Duration::from_secs(60),
+    };
+    let server =
+        WebhookServer::start_with(addr(false, 0), Arc::default(), Arc::default(), timeouts)
+            .unwrap();
+    rt.block_on(async {
+        let mut h1 = connect(server.local_addr(), None, false).await.unwrap();
+        let reply = h1.send(get("/healthz")).await.unwrap();
+        assert_eq!(reply.status, StatusCode::OK);
+        let took = closed_within(&mut h1, Duration::from_secs(5)).await;
+        assert!(took >= timeouts.header / 2, "closed after {took:?}");
+    });
+    server.stop();
+}
+
+#[test]
+fn idle_http2_clients_cannot_hold_every_connection() {
+    use tokio::io::AsyncReadExt;
+    const CAP: usize = 1024; // the server's MAX_CONNECTIONS
+    let timeouts = k8sadmission::source::webhook::Timeouts {
+        header: Duration::from_secs(10),
+        idle: Duration::from_secs(4),
+    };
+    let metrics = Arc::new(k8sadmission::metrics::Metrics::default());
+    let server =
+        WebhookServer::start_with(addr(false, 0), Arc::default(), metrics.clone(), timeouts)
+            .unwrap();
+    let url = server.local_addr();
+    let rt = client_runtime();
+    rt.block_on(async {
+        // Every connection served once (so surely accepted), then left idle; the client
+        // answers the server's pings.
+        let started = Instant::now();
+        let mut idle = Vec::new();
+        for _ in 0..CAP {
+            let mut conn = connect(url, None, true).await.unwrap();
+            assert_eq!(
+                conn.send(get("/healthz")).await.unwrap().status,
+                StatusCode::OK
+            );
+            idle.push(conn);
+        }
+        let opened = started.elapsed();
+        eprintln!("{CAP} HTTP/2 connections opened in {opened:?}");
+        if opened < timeouts.idle {
+            // All held: one more is closed at once.
+            let mut extra = tokio::net::TcpStream::connect(url).await.unwrap();
+            let mut buf = [0u8; 1];
+            let read = tokio::time::timeout(Duration::from_secs(2), extra.read(&mut buf)).await;
+            assert!(
+                matches!(read, Ok(Ok(0)) | Ok(Err(_))),
+                "connection over the cap not closed: {read:?}"
+            );
+            let refused = &metrics.webhook_connections_refused;
+            assert_eq!(refused.load(std::sync::atomic::Ordering::Relaxed), 1);
+        }
+        // Once idle, they are closed (GOAWAY) and the server takes new clients again.
+        for conn in &mut idle {
+            closed_within(conn, timeouts.idle + Duration::from_secs(5)).await;
+        }
+        let mut fresh = connect(url, None, true).await.unwrap();
+        let reply = fresh.send(get("/healthz")).await.unwrap();
+        assert_eq!(reply.status, StatusCode::OK);
+    });
     server.stop();
 }
 
@@ -889,5 +1112,146 @@ fn load_run() {
         load(&metrics.events_dropped_queue_full),
     );
     assert_eq!(sorted.len(), REQUESTS);
+    server.stop();
+}
+
+/// `{"apiVersion":…,"request":{"uid":uid,"x":[0,0,…]}}` of `size` bytes: millions of tiny
+/// values, the worst case for a parser that builds a tree.
+fn zeros_review(uid: &str, size: usize) -> String {
+    let head = format!(r#"{{"apiVersion":"admission.k8s.io/v1","request":{{"uid":"{uid}","x":["#);
+    let n = (size - head.len() - 4) / 2;
+    let mut body = String::with_capacity(size);
+    body.push_str(&head);
+    body.push_str(&"0,".repeat(n));
+    body.push_str("0]}}");
+    body
+}
+
+/// The peak resident size of the process so far, in KiB.
+fn peak_kib() -> u64 {
+    status_kib("VmHWM:")
+}
+
+#[test]
+fn large_valid_bodies_are_cheap() {
+    // Over maxEventSize (default 8 MiB): answered from the head, never parsed.
+    in_child_with("isolated_large_valid_bodies", &[("KAR_LARGE_CONFIG", "{}")]);
+    // Under maxEventSize: validated and compacted in one streaming pass.
+    in_child_with(
+        "isolated_large_valid_bodies",
+        &[("KAR_LARGE_CONFIG", r#"{"maxEventSize":12582912}"#)],
+    );
+}
+
+#[test]
+#[ignore = "run by large_valid_bodies_are_cheap in a process of its own"]
+fn isolated_large_valid_bodies() {
+    if !is_child() {
+        return;
+    }
+    const SIZE: usize = 11 * 1024 * 1024;
+    const CONCURRENT: usize = 6;
+    let config = std::env::var("KAR_LARGE_CONFIG").unwrap();
+    let parsed = config.contains("maxEventSize");
+    let (server, metrics) = start(false, &config);
+    let url = server.local_addr();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let body = bytes::Bytes::from(zeros_review("big", SIZE));
+    let warm = rt.block_on(once(
+        url,
+        None,
+        post(PATH, full(review("admission.k8s.io/v1", "w"))),
+    ));
+    assert_eq!(warm.unwrap().status, StatusCode::OK);
+    let rss_before = rss_kib();
+    let started = Instant::now();
+    let reply = rt
+        .block_on(once(url, None, post(PATH, full(body.clone()))))
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.json()["response"]["uid"], "big");
+    let peak_one = peak_kib().saturating_sub(rss_before);
+    // Then several at once, with /healthz probed meanwhile.
+    let started = Instant::now();
+    let (statuses, probes) = rt.block_on(async {
+        let posts: Vec<_> = (0..CONCURRENT)
+            .map(|_| {
+                let req = post(PATH, full(body.clone()));
+                tokio::spawn(async move { once(url, None, req).await.unwrap().status })
+            })
+            .collect();
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let probing = done.clone();
+        let probe = tokio::spawn(async move {
+            let mut probes = Vec::new();
+            while !probing.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                let reply = once(url, None, get("/healthz")).await.unwrap();
+                assert_eq!(reply.status, StatusCode::OK);
+                probes.push(t.elapsed());
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            probes
+        });
+        let mut statuses = Vec::new();
+        for p in posts {
+            statuses.push(p.await.unwrap());
+        }
+        done.store(true, Ordering::Relaxed);
+        (statuses, probe.await.unwrap())
+    });
+    let all_took = started.elapsed();
+    let slowest = probes.iter().max().copied().unwrap_or_default();
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::OK),
+        "{statuses:?}"
+    );
+    let peak_all = peak_kib().saturating_sub(rss_before);
+    let mut queued = 0;
+    loop {
+        let got = server.drain(100, Duration::ZERO).len();
+        if got == 0 {
+            break;
+        }
+        queued += got;
+    }
+    eprintln!(
+        "{} MiB of [0,0,…] ({}): one answered in {took:?}, peak RSS +{} MiB; {CONCURRENT} at once in {all_took:?}, peak RSS +{} MiB, {} /healthz probes meanwhile, slowest {slowest:?}; {} queued, events_oversize {}",
+        SIZE >> 20,
+        if parsed { "maxEventSize 12 MiB" } else { "default maxEventSize" },
+        peak_one >> 10,
+        peak_all >> 10,
+        probes.len(),
+        queued,
+        load(&metrics.events_oversize),
+    );
+    // Before the streaming pass: one body peaked at +435 MiB, six at +900 MiB, and /healthz
+    // waited up to 2.7 s (debug build) while they were parsed on the async workers.
+    if parsed {
+        assert_eq!((queued, load(&metrics.events_oversize)), (8, 0));
+        // The body and its compact copy (queued): 22 MiB each.
+        assert!(peak_one < 100 * 1024, "one body: peak RSS +{peak_one} KiB");
+        assert!(
+            peak_all < 400 * 1024,
+            "{CONCURRENT} bodies: peak RSS +{peak_all} KiB"
+        );
+    } else {
+        assert_eq!((queued, load(&metrics.events_oversize)), (1, 7));
+        // The body only.
+        assert!(peak_one < 50 * 1024, "one body: peak RSS +{peak_one} KiB");
+        assert!(
+            peak_all < 200 * 1024,
+            "{CONCURRENT} bodies: peak RSS +{peak_all} KiB"
+        );
+    }
+    assert!(
+        slowest < Duration::from_secs(1),
+        "/healthz took {slowest:?} while large bodies were taken in"
+    );
     server.stop();
 }

@@ -168,6 +168,9 @@ pub fn proc_mount<'a>(_: &PodSpec<'a>, c: Json<'a, 'a>) -> Vec<Text<'a>> {
 }
 
 fn effective<'a>(spec: &PodSpec<'a>, c: Json<'a, 'a>, key: &str) -> Vec<Text<'a>> {
+    if !c.is_object() {
+        return Vec::new();
+    }
     let own = json::get(c, &["securityContext", key]).and_then(json::scalar);
     let pod = || json::get(spec.spec, &["securityContext", key]).and_then(json::scalar);
     vec![own.or_else(pod).unwrap_or(Cow::Borrowed("0"))]

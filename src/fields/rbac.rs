@@ -3,7 +3,6 @@
 use super::request::elements;
 use crate::json::{self, Json};
 use crate::review::{Review, Text};
-use simd_json::prelude::*;
 use std::borrow::Cow;
 
 const RBAC: &str = "rbac.authorization.k8s.io";
@@ -34,8 +33,7 @@ fn subjects<'a>(r: &Review<'a>) -> Vec<Json<'a, 'a>> {
 pub fn subjects_json<'a>(r: &Review<'a>) -> Vec<Text<'a>> {
     subjects(r)
         .into_iter()
-        .filter(|s| !s.is_null())
-        .map(|s| Cow::Owned(json::compact(s)))
+        .filter_map(json::element_text)
         .collect()
 }
 
@@ -86,8 +84,7 @@ fn rules<'a>(r: &Review<'a>) -> Vec<Json<'a, 'a>> {
 pub fn rules_json<'a>(r: &Review<'a>) -> Vec<Text<'a>> {
     rules(r)
         .into_iter()
-        .filter(|s| !s.is_null())
-        .map(|s| Cow::Owned(json::compact(s)))
+        .filter_map(json::element_text)
         .collect()
 }
 

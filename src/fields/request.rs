@@ -86,11 +86,14 @@ pub fn resp_name<'a>(r: &Review<'a>) -> Option<Text<'a>> {
 
 /// kar.uri: the request path, reconstructed (no query string).
 pub fn uri(r: &Review<'_>) -> Option<Text<'static>> {
+    let complete = |v: &Json<'_, '_>| {
+        json::get_str(*v, &["resource"]).is_some() && json::get_str(*v, &["version"]).is_some()
+    };
     let res = r
         .request
         .get("requestResource")
-        .filter(|v| v.is_object())
-        .or_else(|| r.request.get("resource"))?;
+        .filter(complete)
+        .or_else(|| r.request.get("resource").filter(complete))?;
     let part = |k: &str| json::get_str(res, &[k]);
     let resource = part("resource")?;
     let version = part("version")?;
@@ -165,26 +168,32 @@ pub fn obj<'a>(r: &Review<'a>) -> Option<Text<'a>> {
     Some(String::from_utf8_lossy(r.payload))
 }
 
-/// evt.plugininfo: `CREATE pods default/nginx by alice`.
+/// evt.plugininfo: `CREATE pods default/nginx by alice` (parts that are missing are left out).
 pub fn summary(r: &Review<'_>) -> String {
-    let mut out = String::from(r.operation());
-    out.push(' ');
-    out.push_str(r.resource());
-    if !r.subresource().is_empty() {
-        out.push('/');
-        out.push_str(r.subresource());
+    let mut parts: Vec<String> = Vec::new();
+    if !r.operation().is_empty() {
+        parts.push(r.operation().to_string());
     }
-    let name = target_name(r).unwrap_or_default();
-    match r.req_str(&["namespace"]) {
-        Some(ns) => out.push_str(&format!(" {ns}/{name}")),
-        None => out.push_str(&format!(" {name}")),
+    match (r.resource(), r.subresource()) {
+        ("", _) => {}
+        (resource, "") => parts.push(resource.to_string()),
+        (resource, sub) => parts.push(format!("{resource}/{sub}")),
+    }
+    let name = target_name(r);
+    let namespace = r
+        .req_str(&["namespace"])
+        .filter(|_| !(r.resource() == "namespaces" && r.resource_group().is_empty()));
+    match (namespace, name) {
+        (Some(ns), Some(name)) => parts.push(format!("{ns}/{name}")),
+        (Some(ns), None) => parts.push(format!("{ns}/")),
+        (None, Some(name)) => parts.push(name.into_owned()),
+        (None, None) => {}
     }
     if let Some(user) = r.req_str(&["userInfo", "username"]) {
-        out.push_str(" by ");
-        out.push_str(user);
+        parts.push(format!("by {user}"));
     }
     if r.request.get("dryRun").and_then(|v| v.as_bool()) == Some(true) {
-        out.push_str(" (dry run)");
+        parts.push("(dry run)".to_string());
     }
-    out
+    parts.join(" ")
 }

@@ -3,7 +3,6 @@
 use super::request::elements;
 use crate::json::{self, Json};
 use crate::review::{Review, Text};
-use simd_json::prelude::*;
 
 fn configmap<'a>(r: &Review<'a>) -> bool {
     r.is_kind("", "ConfigMap")
@@ -43,10 +42,14 @@ pub fn service_ports<'a>(r: &Review<'a>, idx: Option<usize>) -> Vec<Text<'a>> {
     let Some(svc) = service(r) else {
         return Vec::new();
     };
-    let ports = json::array(svc, &["spec", "ports"]).filter(|p| !p.is_null());
+    let ports = json::array(svc, &["spec", "ports"]);
     match idx {
-        Some(i) => ports.skip(i).take(1).filter_map(json::text).collect(),
-        None => ports.filter_map(json::text).collect(),
+        Some(i) => ports
+            .skip(i)
+            .take(1)
+            .filter_map(json::element_text)
+            .collect(),
+        None => ports.filter_map(json::element_text).collect(),
     }
 }
 

@@ -3,10 +3,10 @@
 
 use super::framing::{self, Frame};
 use super::log_limit::LogLimit;
-use super::redact;
+use super::redact::{self, Redaction};
+use super::scan;
 use crate::config::Config;
 use crate::metrics::{now_ns, Metrics};
-use memchr::memmem;
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -60,8 +60,18 @@ impl Ingest {
             return None;
         }
         let payload = match self.redact(payload) {
-            Some(redacted) => Cow::Owned(redacted),
-            None => Cow::Borrowed(payload),
+            Redaction::NotSecret => Cow::Borrowed(payload),
+            Redaction::Redacted(redacted) => Cow::Owned(redacted),
+            Redaction::Failed => {
+                Metrics::add(&self.metrics.events_unparsable, 1);
+                self.warnings.warn(|| {
+                    format!(
+                        "{}: Secret review that cannot be redacted dropped (invalid JSON)",
+                        origin()
+                    )
+                });
+                return None;
+            }
         };
         let ts = framing::timestamp_ns(&payload).unwrap_or_else(|| now_ns().max(0) as u64);
         Some(Admitted { payload, ts })
@@ -93,29 +103,20 @@ impl Ingest {
             .any(|r| names_resource(payload, r))
     }
 
-    /// The redacted payload of a core Secret under redactSecrets.
-    pub fn redact(&self, payload: &[u8]) -> Option<Vec<u8>> {
+    /// What redactSecrets makes of a payload.
+    pub fn redact(&self, payload: &[u8]) -> Redaction {
         if self.config.redact_secrets {
             redact::redact_secret(payload)
         } else {
-            None
+            Redaction::NotSecret
         }
     }
 }
 
-/// `true` when the review's `"resource"` member (of `resource` or `requestResource`) is `name`.
+/// `true` when the review's `request.resource.resource` is `name` (a structural scan: a
+/// look-alike member elsewhere, e.g. an annotation, does not count).
 pub fn names_resource(payload: &[u8], name: &str) -> bool {
-    const KEY: &[u8] = b"\"resource\"";
-    memmem::find_iter(payload, KEY).any(|at| {
-        let rest = payload[at + KEY.len()..].trim_ascii_start();
-        let Some(rest) = rest.strip_prefix(b":") else {
-            return false;
-        };
-        rest.trim_ascii_start()
-            .strip_prefix(b"\"")
-            .and_then(|r| r.strip_prefix(name.as_bytes()))
-            .is_some_and(|r| r.starts_with(b"\""))
-    })
+    scan::string(payload, &["request", "resource", "resource"]).is_some_and(|r| r == name)
 }
 
 #[cfg(test)]
@@ -133,6 +134,10 @@ mod tests {
         assert!(names_resource(spaced, "events"));
         let escaped = br#"{"a":"\"resource\":\"leases\""}"#;
         assert!(!names_resource(escaped, "leases"));
+        // A privileged pod must not be hidden by an annotation that looks like the member.
+        let disguised = br#"{"request":{"uid":"u","kind":{"group":"","kind":"Pod"},"resource":{"group":"","version":"v1","resource":"pods"},"object":{"metadata":{"annotations":{"resource":"leases"}}}}}"#;
+        assert!(!names_resource(disguised, "leases"));
+        assert!(names_resource(disguised, "pods"));
     }
 
     #[test]

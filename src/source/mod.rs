@@ -7,6 +7,7 @@ pub mod log_limit;
 pub mod queue;
 pub mod redact;
 pub mod replay;
+pub mod scan;
 pub mod tail;
 pub mod webhook;
 
@@ -30,6 +31,8 @@ use webhook::WebhookServer;
 const BATCH_EVENTS: usize = 512;
 /// Payload bytes of a replay batch at most (one larger event still goes alone).
 const BATCH_BYTES: usize = 8 * 1024 * 1024;
+/// Lines a replay reads in one `next_batch` at most (skipped lines included).
+const BATCH_LINES: usize = 16 * 1024;
 /// How long `next_batch` waits for a live event before it answers "timeout".
 const LIVE_WAIT: Duration = Duration::from_millis(50);
 
@@ -90,6 +93,7 @@ impl AdmissionSource {
                 Input::Webhook(WebhookServer::start(addr, config, metrics.clone())?)
             }
         };
+        metrics.source_opened();
         Ok(Self {
             input,
             metrics,
@@ -152,7 +156,9 @@ impl ReplayInput {
         }
         let mut events = 0;
         let mut bytes = 0;
-        while events < BATCH_EVENTS && bytes < BATCH_BYTES {
+        let mut lines = 0;
+        while events < BATCH_EVENTS && bytes < BATCH_BYTES && lines < BATCH_LINES {
+            lines += 1;
             match self.replay.next_line(&mut self.line) {
                 Next::End => {
                     self.ended = true;
@@ -177,11 +183,14 @@ impl ReplayInput {
                 }
             }
         }
-        // The last events go out now and end of stream on the next call: never an empty Ok.
+        // The last events go out now and end of stream on the next call: never an empty Ok. A
+        // stretch of skipped lines ends a call with a timeout, so Falco is never held long.
         Ok(if events > 0 {
             Outcome::Events
-        } else {
+        } else if self.ended {
             Outcome::Eof
+        } else {
+            Outcome::Timeout
         })
     }
 }
@@ -221,10 +230,12 @@ impl SourcePluginInstance for AdmissionSource {
     }
 
     fn get_progress(&mut self) -> ProgressInfo<'_> {
-        let value = match &self.input {
+        let input = &self.input;
+        let value = guard::catch(&self.metrics, "get_progress", || match input {
             Input::Replay(r) => r.replay.progress() * 100.0,
             _ => 0.0,
-        };
+        })
+        .unwrap_or(0.0);
         self.progress = std::ffi::CString::new(format!("{value:.2}%")).unwrap_or_default();
         ProgressInfo {
             value,

@@ -7,6 +7,9 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+/// Payload bytes one drain hands over at most (a batch is copied once more into Falco's buffer).
+pub const DRAIN_BYTES: usize = 8 * 1024 * 1024;
+
 /// One event waiting for Falco.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Queued<C> {
@@ -118,7 +121,8 @@ impl<C> Queue<C> {
         }
     }
 
-    /// Takes up to `max` events; when none is ready, waits at most `wait` for the first.
+    /// Takes up to `max` events and about [`DRAIN_BYTES`] of payload (one larger event still
+    /// goes alone); when none is ready, waits at most `wait` for the first.
     pub fn drain(&self, max: usize, wait: Duration) -> Vec<Queued<C>> {
         let deadline = Instant::now() + wait;
         let mut state = self.lock();
@@ -133,7 +137,15 @@ impl<C> Queue<C> {
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
         }
-        let n = state.items.len().min(max);
+        let mut n = 0;
+        let mut bytes = 0;
+        for item in state.items.iter().take(max) {
+            if n > 0 && bytes + item.payload.len() > DRAIN_BYTES {
+                break;
+            }
+            n += 1;
+            bytes += item.payload.len();
+        }
         let out: Vec<_> = state.items.drain(..n).collect();
         state.bytes -= out.iter().map(|i| i.payload.len()).sum::<usize>();
         self.metrics
@@ -189,6 +201,23 @@ mod tests {
         let big = Queue::new(3, 10, m);
         assert_eq!(big.try_push(item(9, 50)), Pushed::Queued);
         assert_eq!(big.try_push(item(8, 1)), Pushed::Dropped);
+    }
+
+    #[test]
+    fn drain_hands_over_a_bounded_number_of_bytes() {
+        let q = Queue::new(10, u64::MAX, Arc::default());
+        let big = DRAIN_BYTES / 3 + 1;
+        for n in 0..4 {
+            assert_eq!(q.try_push(item(n, big)), Pushed::Queued);
+        }
+        assert_eq!(q.drain(10, Duration::ZERO).len(), 2);
+        assert_eq!(q.drain(10, Duration::ZERO).len(), 2);
+        assert_eq!(q.try_push(item(9, DRAIN_BYTES * 2)), Pushed::Queued);
+        assert_eq!(
+            q.drain(10, Duration::ZERO).len(),
+            1,
+            "one larger event goes alone"
+        );
     }
 
     #[test]

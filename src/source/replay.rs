@@ -29,6 +29,11 @@ pub fn expand(items: &[String]) -> anyhow::Result<Vec<PathBuf>> {
             if meta.is_dir() {
                 files.extend(dir_files(path)?);
             } else {
+                // A FIFO or a device would block next_batch forever: only regular files.
+                anyhow::ensure!(
+                    meta.is_file(),
+                    "{item:?} is not a regular file or a directory"
+                );
                 files.push(path.to_path_buf());
             }
         }
@@ -267,6 +272,7 @@ mod tests {
     #[test]
     fn missing_inputs_fail_open() {
         assert!(Replay::open(&["/nonexistent/x.jsonl".into()], 10).is_err());
+        assert!(Replay::open(&["/dev/null".into()], 10).is_err());
         assert!(Replay::open(&["/nonexistent/*.jsonl".into()], 10).is_err());
     }
 }

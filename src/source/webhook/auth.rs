@@ -1,4 +1,5 @@
-//! webhookTokenFile: the bearer token every review must carry, compared in constant time.
+//! webhookTokenFile: the bearer token every review must carry, compared in constant time. The
+//! file is read once, when the server starts: a new token needs a restart of the source.
 
 use anyhow::Context;
 use hyper::header::HeaderValue;
@@ -15,8 +16,9 @@ impl std::fmt::Debug for Token {
 impl Token {
     /// Reads the token from `path` (surrounding whitespace, such as the final newline, dropped).
     pub(super) fn load(path: &str) -> anyhow::Result<Self> {
-        let text = std::fs::read(path)
-            .with_context(|| format!("webhookTokenFile {path:?} cannot be read"))?;
+        let text = std::fs::read(path).with_context(|| {
+            format!("webhookTokenFile {path:?} cannot be read (it is read once, at start)")
+        })?;
         let token = text.trim_ascii();
         anyhow::ensure!(!token.is_empty(), "webhookTokenFile {path:?} is empty");
         Ok(Self(token.to_vec()))

@@ -46,12 +46,7 @@ pub(super) enum Body {
 /// `time`. The declared length is never reserved up front: a client that declares 12 MiB and
 /// sends nothing holds nothing. When this returns the lease covers the body's buffer: the
 /// caller keeps it until the body is dealt with (queued or dropped).
-pub(super) async fn read<B>(
-    mut body: B,
-    limit: usize,
-    time: Duration,
-    lease: &mut Lease<'_>,
-) -> Body
+pub(super) async fn read<B>(mut body: B, limit: usize, time: Duration, lease: &mut Lease) -> Body
 where
     B: HttpBody<Data = Bytes> + Unpin,
 {
@@ -115,7 +110,7 @@ struct Kept {
 impl Kept {
     /// Appends what may be kept of `data`, growing the buffer only when the lease grants the
     /// new capacity; `false` (nothing appended) when it does not.
-    fn append(&mut self, data: &[u8], lease: &mut Lease<'_>) -> bool {
+    fn append(&mut self, data: &[u8], lease: &mut Lease) -> bool {
         let room = self.keep.saturating_sub(self.buf.len()).min(data.len());
         let needed = self.buf.len() + room;
         if needed > self.buf.capacity() {
@@ -132,7 +127,7 @@ impl Kept {
     }
 
     /// Keeps at most `keep` bytes from now on, and gives back the capacity no longer used.
-    fn cut(&mut self, keep: usize, lease: &mut Lease<'_>) {
+    fn cut(&mut self, keep: usize, lease: &mut Lease) {
         self.keep = self.keep.min(keep);
         if self.buf.len() > self.keep {
             self.buf.truncate(self.keep);
@@ -150,6 +145,7 @@ mod tests {
     use hyper::body::{Frame, SizeHint};
     use std::convert::Infallible;
     use std::pin::Pin;
+    use std::sync::Arc;
     use std::task::{Context, Poll};
 
     fn run<F: std::future::Future>(f: F) -> F::Output {
@@ -165,7 +161,7 @@ mod tests {
     where
         B: HttpBody<Data = Bytes> + Unpin,
     {
-        let budget = Budget::new(usize::MAX, 0);
+        let budget = Arc::new(Budget::new(usize::MAX, 0));
         let mut lease = budget.lease();
         run(read(body, limit, time, &mut lease))
     }
@@ -260,7 +256,7 @@ mod tests {
 
     #[test]
     fn the_lease_covers_the_buffer_and_never_the_declared_length() {
-        let budget = Budget::new(usize::MAX, 0);
+        let budget = Arc::new(Budget::new(usize::MAX, 0));
         let mut lease = budget.lease();
         let mut absent = Chunks::new(0, 0, true);
         absent.declared = Some(12 << 20);
@@ -286,7 +282,7 @@ mod tests {
 
     #[test]
     fn bodies_the_budget_refuses_are_shed_down_to_their_head() {
-        let budget = Budget::new(300_000, HEAD_KEPT);
+        let budget = Arc::new(Budget::new(300_000, HEAD_KEPT));
         let other = {
             let mut lease = budget.lease();
             assert!(lease.grow_to(200_000));
@@ -319,7 +315,7 @@ mod tests {
 
     #[test]
     fn a_head_is_cut_short_when_even_the_heads_allowance_is_used_up() {
-        let budget = Budget::new(0, 25_000);
+        let budget = Arc::new(Budget::new(0, 25_000));
         let mut lease = budget.lease();
         let got = run(read(
             Chunks::new(5, 10_000, false),

@@ -11,11 +11,18 @@
 //! budget ([`MAX_CONNECTIONS`] heads), so that a shed body still has its uid and is answered
 //! `allowed`; the rest of a body may only be taken while everything held stays within the
 //! budget.
+//!
+//! The compact copy that validation writes (at most maxEventSize) is not taken from the
+//! budget: copies in progress are bounded by the threads that make them (the server's blocking
+//! threads for bodies over 64 KiB, its async workers for smaller ones), and a finished copy is
+//! counted by the queue (queueMaxBytes). So the memory held at once for requests stays within
+//! the budget, the heads' allowance, and about 4 × maxEventSize.
 
 use super::body::HEAD_KEPT;
 use super::server::MAX_CONNECTIONS;
 use crate::config::Config;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 /// Bytes of request bodies that one server may hold at once.
 #[derive(Debug)]
@@ -56,10 +63,11 @@ impl Budget {
         self.limit
     }
 
-    /// A new lease holding nothing yet.
-    pub(super) fn lease(&self) -> Lease<'_> {
+    /// A new lease holding nothing yet (it owns a handle on the budget, so that it can go
+    /// with the body to the thread that parses it).
+    pub(super) fn lease(self: &Arc<Self>) -> Lease {
         Lease {
-            budget: self,
+            budget: self.clone(),
             held: 0,
         }
     }
@@ -81,12 +89,12 @@ impl Budget {
 
 /// The bytes one request holds of the [`Budget`]; all given back on drop.
 #[derive(Debug)]
-pub(super) struct Lease<'a> {
-    budget: &'a Budget,
+pub(super) struct Lease {
+    budget: Arc<Budget>,
     held: usize,
 }
 
-impl Lease<'_> {
+impl Lease {
     /// Bytes held.
     #[cfg(test)]
     pub(super) fn held(&self) -> usize {
@@ -127,7 +135,7 @@ impl Lease<'_> {
     }
 }
 
-impl Drop for Lease<'_> {
+impl Drop for Lease {
     fn drop(&mut self) {
         self.shrink_to(0);
     }
@@ -156,7 +164,7 @@ mod tests {
 
     #[test]
     fn leases_take_within_the_limit_and_give_back_on_drop() {
-        let budget = Budget::new(3 * HEAD_KEPT, 0);
+        let budget = Arc::new(Budget::new(3 * HEAD_KEPT, 0));
         let mut a = budget.lease();
         assert!(a.grow_to(2 * HEAD_KEPT));
         assert!(a.grow_to(HEAD_KEPT), "already held");
@@ -175,7 +183,7 @@ mod tests {
 
     #[test]
     fn heads_have_an_allowance_of_their_own() {
-        let budget = Budget::new(HEAD_KEPT, 2 * HEAD_KEPT);
+        let budget = Arc::new(Budget::new(HEAD_KEPT, 2 * HEAD_KEPT));
         let mut big = budget.lease();
         assert!(big.grow_to(HEAD_KEPT));
         // The budget is used up, yet two more heads fit, not a third.
@@ -204,7 +212,7 @@ mod tests {
 
     #[test]
     fn concurrent_leases_never_exceed_the_budget_and_give_everything_back() {
-        let budget = Budget::new(10 * HEAD_KEPT, 4 * HEAD_KEPT);
+        let budget = Arc::new(Budget::new(10 * HEAD_KEPT, 4 * HEAD_KEPT));
         let peak = AtomicUsize::new(0);
         std::thread::scope(|s| {
             for t in 0..8 {

@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, IoSlice, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -63,8 +63,7 @@ impl Capture {
             self.rotate(now)?;
         }
         let file = self.file()?;
-        file.write_all(line)?;
-        file.write_all(b"\n")?;
+        write_line(file, line)?;
         self.size += len;
         Ok(())
     }
@@ -113,6 +112,23 @@ impl Capture {
     }
 }
 
+/// Writes `line` and its newline in one `writev` (more only when the file takes part of it), so
+/// that another appender cannot slip in between and a failure rarely leaves a line without its
+/// end.
+fn write_line(file: &mut impl Write, line: &[u8]) -> io::Result<()> {
+    let mut slices = [IoSlice::new(line), IoSlice::new(b"\n")];
+    let mut left = &mut slices[..];
+    while !left.is_empty() {
+        match file.write_vectored(left) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut left, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 /// The directory, the name prefix (`<base>-`) and the extension of the capture's backups
 /// (Go's `filepath.Ext`: from the last dot of the file name).
 fn parts(path: &Path) -> (PathBuf, String, String) {
@@ -153,6 +169,45 @@ mod tests {
             .collect();
         v.sort();
         v
+    }
+
+    /// A writer that records each call and takes at most `max` bytes per call.
+    struct Calls {
+        calls: Vec<Vec<u8>>,
+        max: usize,
+    }
+
+    impl Write for Calls {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.write_vectored(&[IoSlice::new(buf)])
+        }
+        fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+            let all: Vec<u8> = bufs.iter().flat_map(|b| b.iter().copied()).collect();
+            let n = all.len().min(self.max);
+            self.calls.push(all[..n].to_vec());
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_line_and_its_newline_go_in_one_write() {
+        let mut w = Calls {
+            calls: Vec::new(),
+            max: usize::MAX,
+        };
+        write_line(&mut w, b"{\"a\":1}").unwrap();
+        assert_eq!(w.calls, [b"{\"a\":1}\n".to_vec()]);
+        // A short write goes on where it stopped.
+        let mut w = Calls {
+            calls: Vec::new(),
+            max: 3,
+        };
+        write_line(&mut w, b"abcde").unwrap();
+        assert_eq!(w.calls.concat(), b"abcde\n");
+        assert_eq!(w.calls.len(), 2);
     }
 
     #[test]

@@ -1,11 +1,18 @@
 //! One HTTP request: routing, authentication, method and content type, the body under its
-//! limits and the in-flight budget, and the answer. Every non-2xx answer is counted in
-//! `webhook_rejected`.
+//! limits and the in-flight budget, and the answer.
+//!
+//! Counting: `GET`/`HEAD /healthz` (kubelet probes, every few seconds) is counted in neither
+//! `webhook_requests` nor `webhook_rejected`, and neither is any other method on /healthz (405);
+//! every other request is counted in `webhook_requests`, and each of them answered with a
+//! non-2xx status in `webhook_rejected` too.
+//!
+//! Bodies larger than [`INLINE_BODY`] are validated and compacted on the runtime's blocking
+//! threads, so that the async workers keep answering (/healthz included) meanwhile.
 
 use super::auth::Token;
 use super::body::{self, Body};
 use super::budget::Budget;
-use super::pipeline::Pipeline;
+use super::pipeline::{Outcome, Pipeline};
 use super::review;
 use crate::config::Config;
 use crate::guard;
@@ -25,6 +32,9 @@ use std::time::Duration;
 const HEALTHZ: &str = "/healthz";
 /// Time allowed for a whole request body (oversize ones included) to arrive.
 const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Bodies up to this size are taken in on the async worker (well under a millisecond); larger
+/// ones on a blocking thread.
+const INLINE_BODY: usize = 64 * 1024;
 
 /// What an answer is made of.
 type Answer = Response<Full<Bytes>>;
@@ -38,7 +48,7 @@ pub(super) struct Handler {
     client_cert_required: bool,
     max_body: usize,
     /// Bytes of bodies held at once by all the server's requests.
-    budget: Budget,
+    budget: Arc<Budget>,
     metrics: Arc<Metrics>,
     pipeline: Pipeline,
     oversize_warnings: LogLimit,
@@ -63,7 +73,7 @@ impl Handler {
             token,
             client_cert_required,
             max_body: usize::try_from(config.webhook_max_batch_size).unwrap_or(usize::MAX),
-            budget: Budget::of(&config),
+            budget: Arc::new(Budget::of(&config)),
             pipeline: Pipeline::new(config, metrics.clone())?,
             metrics,
             oversize_warnings: LogLimit::new("oversize webhook bodies"),
@@ -77,12 +87,14 @@ impl Handler {
     }
 
     /// Answers one request; `client_verified` tells whether the connection presented a client
-    /// certificate that the client CA verified. In order: `GET /healthz` (not counted in
-    /// `webhook_requests`), unknown path 404, client certificate then token 401 (before the
-    /// method, so that unauthenticated clients learn nothing more), method 405, content type
-    /// 415, then the body: too slow 408, oversize or shed (no budget left) 200 or 413, invalid
-    /// 400, valid 200. The body's share of the budget is held until its review is queued or
-    /// dropped, and given back on every path (cancelled requests included).
+    /// certificate that the client CA verified. In order: `/healthz` (counted nowhere: 200 for
+    /// `GET` and `HEAD`, else 405), unknown path 404, client certificate then token 401 (before
+    /// the method, so that unauthenticated clients learn nothing more), method 405, content
+    /// type 415, then the body: too slow 408; oversize, shed (no budget left), longer than
+    /// maxEventSize, nested too deep to parse, or an internal error: 200 for the uid found in
+    /// the body, else 413 (400 when too deep); invalid 400; valid 200. The body's share of the
+    /// budget is held until its review is queued or dropped, and given back on every path
+    /// (cancelled requests included).
     pub(super) async fn handle(
         self: Arc<Self>,
         req: Request<Incoming>,
@@ -94,7 +106,16 @@ impl Handler {
                 Method::GET | Method::HEAD => {
                     self.reply(StatusCode::OK, Bytes::from_static(br#"{"status":"ok"}"#))
                 }
-                _ => self.method_not_allowed("GET, HEAD"),
+                _ => {
+                    let mut answer = self.answer(
+                        StatusCode::METHOD_NOT_ALLOWED,
+                        json!({ "error": "method not allowed" }).to_string().into(),
+                    );
+                    answer
+                        .headers_mut()
+                        .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+                    answer
+                }
             });
         }
         Metrics::add(&self.metrics.webhook_requests, 1);
@@ -131,7 +152,28 @@ impl Handler {
         Ok(match read {
             Body::Whole(bytes) => {
                 Metrics::add(&self.metrics.bytes_read, bytes.len() as u64);
-                self.admit(&bytes)
+                if bytes.len() <= INLINE_BODY {
+                    self.admit(&bytes)
+                } else {
+                    // The lease goes with the body: it is held until the review is dealt with,
+                    // even when the client goes away meanwhile.
+                    let handler = self.clone();
+                    let task = tokio::task::spawn_blocking(move || {
+                        let _lease = lease;
+                        handler.admit(&bytes)
+                    });
+                    match task.await {
+                        Ok(answer) => answer,
+                        Err(e) => {
+                            // Only when the runtime stops before the task runs: admit catches
+                            // panics itself.
+                            if e.is_panic() {
+                                Metrics::add(&self.metrics.panics, 1);
+                            }
+                            self.error(StatusCode::SERVICE_UNAVAILABLE, "the webhook is stopping")
+                        }
+                    }
+                }
             }
             Body::Oversize {
                 head,
@@ -149,14 +191,24 @@ impl Handler {
         })
     }
 
-    /// A whole body through the pipeline, under the panic guard.
+    /// A whole body through the pipeline, under the panic guard. A panic is counted (in
+    /// `panics`, by the guard) and answered like a dropped body: `allowed` for the uid the head
+    /// scan finds (a 500 would deny the request under `failurePolicy: Fail`), else 413.
     fn admit(&self, body: &[u8]) -> Answer {
-        match guard::catch(&self.metrics, "webhook request", || {
+        let outcome = guard::catch(&self.metrics, "webhook request", || {
             self.pipeline.admit(body)
-        }) {
-            Some(Ok(answer)) => self.reply(StatusCode::OK, answer.into()),
-            Some(Err(reason)) => self.error(StatusCode::BAD_REQUEST, reason),
-            None => self.error(StatusCode::INTERNAL_SERVER_ERROR, "internal error"),
+        });
+        match outcome {
+            Some(Outcome::Answer(answer)) => self.reply(StatusCode::OK, answer.into()),
+            Some(Outcome::Invalid(reason)) => self.error(StatusCode::BAD_REQUEST, reason),
+            Some(Outcome::ByHead { status, reason }) => {
+                self.by_head(review::scan_head(body), status, reason)
+            }
+            None => self.by_head(
+                review::scan_head(body),
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "internal error, and no request.uid found in the body",
+            ),
         }
     }
 
@@ -170,8 +222,9 @@ impl Handler {
                 if complete { "" } else { " (cut short)" },
                 self.max_body,
                 scanned.uid.as_deref().unwrap_or("not found"),));
-        self.allow_by_head(
+        self.by_head(
             scanned,
+            StatusCode::PAYLOAD_TOO_LARGE,
             "the body is larger than webhookMaxBatchSize and has no request.uid in its first 64 KiB",
         )
     }
@@ -185,20 +238,21 @@ impl Handler {
         self.shed_warnings.warn(|| format!("webhook body of {len} bytes dropped: the bodies in flight already hold the memory budget ({} bytes: queueMaxBytes, at least 2 x webhookMaxBatchSize); uid {}; see webhook_bodies_shed",
                 self.budget.limit(),
                 scanned.uid.as_deref().unwrap_or("not found"),));
-        self.allow_by_head(
+        self.by_head(
             scanned,
+            StatusCode::PAYLOAD_TOO_LARGE,
             "the body could not be held (webhook memory budget used up) and has no request.uid in its first 64 KiB",
         )
     }
 
-    /// 200 `allowed: true` for the uid of a dropped body, else 413 with `reason`.
-    fn allow_by_head(&self, scanned: review::Head, reason: &str) -> Answer {
+    /// 200 `allowed: true` for the uid of a dropped body, else `status` with `reason`.
+    fn by_head(&self, scanned: review::Head, status: StatusCode, reason: &str) -> Answer {
         match scanned.uid {
             Some(uid) => {
                 let answer = review::answer(scanned.api_version.as_deref(), &uid);
                 self.reply(StatusCode::OK, answer.into())
             }
-            None => self.error(StatusCode::PAYLOAD_TOO_LARGE, reason),
+            None => self.error(status, reason),
         }
     }
 
@@ -215,10 +269,16 @@ impl Handler {
         self.reply(status, json!({ "error": reason }).to_string().into())
     }
 
+    /// An answer counted in `webhook_rejected` when it is not a success.
     fn reply(&self, status: StatusCode, body: Bytes) -> Answer {
         if !status.is_success() {
             Metrics::add(&self.metrics.webhook_rejected, 1);
         }
+        self.answer(status, body)
+    }
+
+    /// An answer, counted nowhere.
+    fn answer(&self, status: StatusCode, body: Bytes) -> Answer {
         let mut answer = Response::new(Full::new(body));
         *answer.status_mut() = status;
         answer
@@ -239,6 +299,40 @@ fn is_json(content_type: Option<&HeaderValue>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http_body_util::BodyExt;
+    use std::sync::atomic::Ordering;
+
+    fn body_of(answer: Answer) -> String {
+        let collect = answer.into_body().collect();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let bytes = rt.block_on(collect).unwrap().to_bytes();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn a_panic_is_answered_allowed_by_the_uid_in_the_body() {
+        let metrics = Arc::new(Metrics::default());
+        let handler = Handler::new("/p", Arc::default(), metrics.clone(), false).unwrap();
+        let answer = handler.admit(
+            br#"{"test-panic":1,"apiVersion":"admission.k8s.io/v1beta1","request":{"uid":"p-1"}}"#,
+        );
+        assert_eq!(answer.status(), StatusCode::OK);
+        assert_eq!(
+            body_of(answer),
+            r#"{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview","response":{"uid":"p-1","allowed":true}}"#
+        );
+        let answer = handler.admit(br#"{"test-panic":1}"#);
+        assert_eq!(answer.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(metrics.panics.load(Ordering::Relaxed), 2);
+        assert_eq!(metrics.webhook_rejected.load(Ordering::Relaxed), 1);
+        assert!(handler
+            .pipeline()
+            .queue()
+            .drain(10, Duration::ZERO)
+            .is_empty());
+    }
 
     #[test]
     fn content_types() {

@@ -1,20 +1,37 @@
-//! From a valid review to an event: the timestamp, skipResources, Secret redaction,
-//! maxEventSize, captureFile, then the queue. Never blocks on the queue: the answer must
-//! reach the apiserver in time whatever Falco does.
+//! From a body to an event: maxEventSize, validation and compaction with the timestamp,
+//! skipResources, Secret redaction, captureFile, then the queue. Never blocks on the queue: the
+//! answer must reach the apiserver in time whatever Falco does.
 
 use super::capture::Capture;
-use super::review;
+use super::review::{self, Verdict};
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::source::ingest::Ingest;
 use crate::source::log_limit::LogLimit;
 use crate::source::queue::{Pushed, Queue, Queued};
+use crate::source::redact::Redaction;
 use anyhow::Context;
 use chrono::Utc;
+use hyper::StatusCode;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-/// The stages after validation, shared by every connection.
+/// What became of a body.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Outcome {
+    /// The answer for the apiserver: the review was queued, or skipped, or dropped.
+    Answer(Vec<u8>),
+    /// Not a review: the reason of a 400.
+    Invalid(&'static str),
+    /// Not taken in (too large, too deep, no memory for it), and not parsed far enough for an
+    /// answer: answered `allowed` with the uid the head scan finds, else with this status.
+    ByHead {
+        status: StatusCode,
+        reason: &'static str,
+    },
+}
+
+/// The stages after the body is read, shared by every connection.
 #[derive(Debug)]
 pub(super) struct Pipeline {
     ingest: Ingest,
@@ -23,6 +40,7 @@ pub(super) struct Pipeline {
     max_event_size: usize,
     metrics: Arc<Metrics>,
     too_large_warnings: LogLimit,
+    too_deep_warnings: LogLimit,
     capture_warnings: LogLimit,
     queue_full_warnings: LogLimit,
 }
@@ -50,6 +68,7 @@ impl Pipeline {
             capture,
             metrics,
             too_large_warnings: LogLimit::new("oversize reviews"),
+            too_deep_warnings: LogLimit::new("reviews nested too deep"),
             capture_warnings: LogLimit::new("captureFile write failures"),
             queue_full_warnings: LogLimit::new("reviews dropped on a full queue"),
         })
@@ -60,25 +79,47 @@ impl Pipeline {
         &self.queue
     }
 
-    /// Takes in one request body: the answer for the apiserver, or the reason of a 400.
-    /// Skipped, too large or dropped (queue full) reviews are still answered `allowed`.
-    pub(super) fn admit(&self, body: &[u8]) -> Result<Vec<u8>, &'static str> {
+    /// Takes in one whole request body. Skipped, too large or dropped (queue full) reviews are
+    /// still answered `allowed`. CPU-heavy for large bodies: the caller runs it off the async
+    /// workers.
+    pub(super) fn admit(&self, body: &[u8]) -> Outcome {
+        #[cfg(test)]
+        if body.starts_with(br#"{"test-panic""#) {
+            panic!("a test asked for a panic");
+        }
+        if body.len() > self.max_event_size {
+            // Never parsed: the event would be dropped anyway.
+            return self.too_large(body.len());
+        }
         let now = Utc::now();
-        let review = review::review(body, now)?;
+        let review = match review::review(body, now, self.max_event_size) {
+            Verdict::Valid(review) => review,
+            Verdict::Invalid(reason) => return Outcome::Invalid(reason),
+            Verdict::TooLarge => return self.too_large(body.len()),
+            Verdict::TooDeep => {
+                Metrics::add(&self.metrics.events_unparsable, 1);
+                self.too_deep_warnings.warn(|| "webhook review dropped: it nests deeper than the JSON parser allows (127 levels); answered allowed; see events_unparsable".to_string());
+                return Outcome::ByHead {
+                    status: StatusCode::BAD_REQUEST,
+                    reason: "request.uid is missing or empty",
+                };
+            }
+        };
         if self.ingest.skips(&review.payload) {
             Metrics::add(&self.metrics.events_skipped, 1);
-            return Ok(review.answer);
+            return Outcome::Answer(review.answer);
         }
-        let payload = self
-            .ingest
-            .redact(&review.payload)
-            .unwrap_or(review.payload);
+        let payload = match self.ingest.redact(&review.payload) {
+            Redaction::NotSecret => review.payload,
+            Redaction::Redacted(redacted) => redacted,
+            Redaction::Failed => {
+                Metrics::add(&self.metrics.events_unparsable, 1);
+                return Outcome::Answer(review.answer);
+            }
+        };
         if payload.len() > self.max_event_size {
-            Metrics::add(&self.metrics.events_oversize, 1);
-            self.too_large_warnings.warn(|| format!("webhook review of {} bytes dropped: longer than maxEventSize ({}); see events_oversize",
-                    payload.len(),
-                    self.max_event_size));
-            return Ok(review.answer);
+            self.too_large(payload.len());
+            return Outcome::Answer(review.answer);
         }
         if let Some(capture) = &self.capture {
             let mut capture = capture.lock().unwrap_or_else(|e| e.into_inner());
@@ -97,7 +138,22 @@ impl Pipeline {
                 "webhook queue full: reviews are answered but dropped (Falco is not keeping up); see events_dropped_queue_full".to_string()
             });
         }
-        Ok(review.answer)
+        Outcome::Answer(review.answer)
+    }
+
+    /// A review longer than maxEventSize: dropped and counted, answered from its head.
+    fn too_large(&self, len: usize) -> Outcome {
+        Metrics::add(&self.metrics.events_oversize, 1);
+        self.too_large_warnings.warn(|| {
+            format!(
+                "webhook review of {len} bytes or more dropped: longer than maxEventSize ({}); see events_oversize",
+                self.max_event_size
+            )
+        });
+        Outcome::ByHead {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            reason: "the body is longer than maxEventSize and has no request.uid",
+        }
     }
 }
 
@@ -116,6 +172,14 @@ mod tests {
         )
     }
 
+    fn admit(p: &Pipeline, body: &[u8]) -> Outcome {
+        p.admit(body)
+    }
+
+    fn is_answer(o: &Outcome) -> bool {
+        matches!(o, Outcome::Answer(_))
+    }
+
     #[test]
     fn queues_redacts_skips_and_captures() {
         let dir = tempfile::tempdir().unwrap();
@@ -126,12 +190,26 @@ mod tests {
         );
         let (p, m) = pipeline(&config);
         let secret = br#"{"request":{"uid":"s","kind":{"group":"","version":"v1","kind":"Secret"},"object":{"data":{"k":"c2VjcmV0"}}}}"#;
-        assert!(p.admit(secret).is_ok());
+        assert!(is_answer(&admit(&p, secret)));
         let lease = br#"{"request":{"uid":"l","resource":{"resource":"leases"}}}"#;
-        assert!(p.admit(lease).is_ok());
+        assert!(is_answer(&admit(&p, lease)));
+        // Longer than maxEventSize: never parsed, answered from its head.
         let big = format!(r#"{{"request":{{"uid":"b","x":"{}"}}}}"#, "x".repeat(400));
-        assert!(p.admit(big.as_bytes()).is_ok());
-        assert_eq!(p.admit(b"{}"), Err("request.uid is missing or empty"));
+        assert!(matches!(
+            admit(&p, big.as_bytes()),
+            Outcome::ByHead {
+                status: StatusCode::PAYLOAD_TOO_LARGE,
+                ..
+            }
+        ));
+        // Within maxEventSize as sent, over it once stamped: parsed, then dropped.
+        let near = format!(r#"{{"request":{{"uid":"n","x":"{}"}}}}"#, "x".repeat(260));
+        assert!(near.len() <= 300);
+        assert!(matches!(admit(&p, near.as_bytes()), Outcome::ByHead { .. }));
+        assert_eq!(
+            admit(&p, b"{}"),
+            Outcome::Invalid("request.uid is missing or empty")
+        );
         let got = p.queue().drain(10, Duration::ZERO);
         assert_eq!(got.len(), 1);
         let text = String::from_utf8(got[0].payload.clone()).unwrap();
@@ -139,7 +217,26 @@ mod tests {
         assert!(!text.contains("c2VjcmV0"));
         assert_eq!(std::fs::read_to_string(&cap).unwrap(), text + "\n");
         assert_eq!(m.events_skipped.load(Ordering::Relaxed), 1);
-        assert_eq!(m.events_oversize.load(Ordering::Relaxed), 1);
+        assert_eq!(m.events_oversize.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn too_deep_is_dropped_not_refused() {
+        let (p, m) = pipeline("{}");
+        let deep = format!(
+            r#"{{"request":{{"uid":"d","x":{}{}}}}}"#,
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        assert_eq!(
+            admit(&p, deep.as_bytes()),
+            Outcome::ByHead {
+                status: StatusCode::BAD_REQUEST,
+                reason: "request.uid is missing or empty"
+            }
+        );
+        assert_eq!(m.events_unparsable.load(Ordering::Relaxed), 1);
+        assert!(p.queue().drain(10, Duration::ZERO).is_empty());
     }
 
     #[test]
@@ -147,7 +244,7 @@ mod tests {
         let (p, m) = pipeline(r#"{"queueCapacity":1}"#);
         let body = br#"{"request":{"uid":"u"}}"#;
         for _ in 0..3 {
-            assert!(p.admit(body).is_ok());
+            assert!(is_answer(&admit(&p, body)));
         }
         assert_eq!(m.events_dropped_queue_full.load(Ordering::Relaxed), 2);
     }

@@ -1,6 +1,14 @@
 //! The server: binding, its own small runtime, the connection cap, TLS handshakes, HTTP/1.1 and
-//! HTTP/2 serving, the periodic certificate check, and a graceful shutdown that leaves no thread
-//! or task behind (Falco dlcloses the plugin on hot reload).
+//! HTTP/2 serving, idle connections, the periodic certificate check, and a graceful shutdown
+//! that leaves no thread or task behind (Falco dlcloses the plugin on hot reload).
+//!
+//! Timeouts against clients that hold a connection: the first byte and the TLS handshake must
+//! come within [`Timeouts::header`], and so must each HTTP/1 request header (hyper's header read
+//! timeout starts when the connection waits for a request, so an idle HTTP/1 keep-alive
+//! connection is closed after it too); a body within the handler's body timeout; and a
+//! connection with no request in progress for [`Timeouts::idle`] is shut down gracefully
+//! (HTTP/2: GOAWAY, then close), whatever its keep-alive pings say. Connections beyond
+//! [`MAX_CONNECTIONS`] are closed at once.
 
 use super::handler::Handler;
 use super::tls::{self, CertReloader};
@@ -14,9 +22,10 @@ use anyhow::Context;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder as HttpBuilder;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Runtime;
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
@@ -26,13 +35,12 @@ use tokio_rustls::TlsAcceptor;
 
 /// Worker threads of the server's runtime.
 const WORKERS: usize = 2;
+/// Threads that validate and compact large bodies at most (further bodies wait their turn).
+const BLOCKING_THREADS: usize = 4;
 /// Open connections at most; further ones are closed at once.
 pub(super) const MAX_CONNECTIONS: usize = 1024;
 /// Concurrent HTTP/2 streams per connection.
 const MAX_STREAMS: u32 = 32;
-/// Time for the first bytes and the TLS handshake of a new connection, and for the header of
-/// each HTTP/1 request (idle keep-alive connections included).
-const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// HTTP/2 pings on quiet connections, and the time a ping may take.
 const H2_KEEPALIVE: Duration = Duration::from_secs(20);
 /// Time given to requests in progress when the server stops.
@@ -40,11 +48,34 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 /// Pause after a failed accept (out of file descriptors and the like).
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
+/// The connection timeouts of a server. The defaults are the server's; tests shorten them.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// Time for the first bytes and the TLS handshake of a new connection, and for the header
+    /// of each HTTP/1 request (idle keep-alive connections included).
+    pub header: Duration,
+    /// A connection with no request in progress for this long is shut down gracefully
+    /// (HTTP/2: GOAWAY, then close): keep-alive pings alone do not keep it open.
+    pub idle: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            header: Duration::from_secs(10),
+            idle: Duration::from_secs(60),
+        }
+    }
+}
+
 /// A running admission webhook server; stops on [`stop`](Self::stop) or when dropped.
 #[derive(Debug)]
 pub struct WebhookServer {
     local_addr: SocketAddr,
     handler: Arc<Handler>,
+    metrics: Arc<Metrics>,
+    tls: bool,
     stop: watch::Sender<bool>,
     accept: Option<JoinHandle<()>>,
     runtime: Option<Runtime>,
@@ -53,12 +84,29 @@ pub struct WebhookServer {
 impl WebhookServer {
     /// Binds synchronously (a bad address, a port in use or unreadable certificates fail here,
     /// before any thread starts), then serves on a runtime of its own (2 worker threads named
-    /// `kar-webhook`). An empty host binds all IPv4 interfaces (`0.0.0.0`); `[::]` binds IPv6
-    /// (and IPv4-mapped addresses where the system allows it).
+    /// `kar-webhook`, and up to 4 blocking threads for large bodies). An empty host binds all
+    /// interfaces, IPv4 and IPv6 (`[::]` with IPV6_V6ONLY off; `0.0.0.0` when the system has
+    /// no IPv6); `[::]` binds what the system's default says (IPv6, and IPv4-mapped addresses
+    /// where it allows them).
+    ///
+    /// The token file (webhookTokenFile) and the client CA (tlsClientCA) are read once, here:
+    /// a change needs a restart of the source. The server certificate is reloaded when its
+    /// files change.
     pub fn start(
         addr: WebhookAddr,
         config: Arc<Config>,
         metrics: Arc<Metrics>,
+    ) -> anyhow::Result<Self> {
+        Self::start_with(addr, config, metrics, Timeouts::default())
+    }
+
+    /// [`start`](Self::start) with other connection timeouts (for tests).
+    #[doc(hidden)]
+    pub fn start_with(
+        addr: WebhookAddr,
+        config: Arc<Config>,
+        metrics: Arc<Metrics>,
+        timeouts: Timeouts,
     ) -> anyhow::Result<Self> {
         let tls = if addr.tls {
             Some(tls::server_config(&config, &metrics)?)
@@ -79,10 +127,11 @@ impl WebhookServer {
             metrics.clone(),
             client_cert_required,
         )?);
-        let listener = bind(&addr)?;
+        let (listener, bound) = bind(&addr)?;
         let local_addr = listener.local_addr()?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(WORKERS)
+            .max_blocking_threads(BLOCKING_THREADS)
             .thread_name("kar-webhook")
             .enable_io()
             .enable_time()
@@ -98,17 +147,24 @@ impl WebhookServer {
             TlsAcceptor::from(server_config)
         });
         let scheme = if acceptor.is_some() { "https" } else { "http" };
+        let tls = acceptor.is_some();
         let shared = Arc::new(Shared {
             handler: handler.clone(),
-            http: http_builder(),
-            metrics,
+            http: http_builder(timeouts.header),
+            timeouts,
+            metrics: metrics.clone(),
             handshake_warnings: LogLimit::new("failed TLS handshakes"),
         });
         let accept = runtime.spawn(accept_loop(listener, acceptor, shared, stopping));
-        log::info!("webhook listening on {scheme}://{local_addr}{}", addr.path);
+        log::info!(
+            "webhook listening on {scheme}://{local_addr}{} ({bound})",
+            addr.path
+        );
         Ok(Self {
             local_addr,
             handler,
+            metrics,
+            tls,
             stop,
             accept: Some(accept),
             runtime: Some(runtime),
@@ -147,6 +203,12 @@ impl WebhookServer {
             finish(runtime, accept, stop);
         }
         self.handler.pipeline().queue().close();
+        if self.tls {
+            // No certificate is served any more.
+            self.metrics
+                .tls_cert_expiry_seconds
+                .store(0, Ordering::Relaxed);
+        }
         log::info!("webhook on {} stopped", self.local_addr);
     }
 }
@@ -167,13 +229,13 @@ fn finish(runtime: Runtime, accept: Option<JoinHandle<()>>, stop: &watch::Sender
     drop(runtime);
 }
 
-/// Binds the first address the host resolves to that can be bound.
-fn bind(addr: &WebhookAddr) -> anyhow::Result<std::net::TcpListener> {
-    let host = if addr.host.is_empty() {
-        "0.0.0.0"
-    } else {
-        addr.host.as_str()
-    };
+/// Binds all interfaces for an empty host (see [`bind_all`]), else the first address the host
+/// resolves to that can be bound. Returns the listener and what was bound, for the log.
+fn bind(addr: &WebhookAddr) -> anyhow::Result<(std::net::TcpListener, &'static str)> {
+    if addr.host.is_empty() {
+        return bind_all(addr.port);
+    }
+    let host = addr.host.as_str();
     let candidates = (host, addr.port)
         .to_socket_addrs()
         .with_context(|| format!("webhook host {host:?} does not resolve"))?;
@@ -182,7 +244,7 @@ fn bind(addr: &WebhookAddr) -> anyhow::Result<std::net::TcpListener> {
         match std::net::TcpListener::bind(candidate) {
             Ok(listener) => {
                 listener.set_nonblocking(true)?;
-                return Ok(listener);
+                return Ok((listener, "the address asked for"));
             }
             Err(e) => {
                 last = Some(anyhow::Error::new(e).context(format!("cannot bind {candidate}")))
@@ -192,11 +254,44 @@ fn bind(addr: &WebhookAddr) -> anyhow::Result<std::net::TcpListener> {
     Err(last.unwrap_or_else(|| anyhow::anyhow!("webhook host {host:?} has no address")))
 }
 
-fn http_builder() -> HttpBuilder<TokioExecutor> {
+/// All interfaces: `[::]` with IPV6_V6ONLY off, so that IPv4 clients (as IPv4-mapped
+/// addresses) and IPv6 clients both connect; `0.0.0.0` when IPv6 is not available.
+fn bind_all(port: u16) -> anyhow::Result<(std::net::TcpListener, &'static str)> {
+    let v6 = SocketAddr::from((Ipv6Addr::UNSPECIFIED, port));
+    let error = match dual_stack(v6) {
+        Ok(listener) => return Ok((listener, "all interfaces, IPv4 and IPv6")),
+        // The port is taken: IPv4 alone would not help.
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+            return Err(anyhow::Error::new(e).context(format!("cannot bind {v6}")))
+        }
+        Err(e) => e,
+    };
+    let v4 = SocketAddr::from((Ipv4Addr::UNSPECIFIED, port));
+    let listener = std::net::TcpListener::bind(v4)
+        .with_context(|| format!("cannot bind {v4} (nor {v6}: {error})"))?;
+    listener.set_nonblocking(true)?;
+    log::info!("webhook: IPv6 is not available ({error}): listening on IPv4 only");
+    Ok((listener, "all IPv4 interfaces"))
+}
+
+/// A listener on `addr` (an IPv6 address) that accepts IPv4 clients too.
+fn dual_stack(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::IPV6, Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_only_v6(false)?;
+    // As std does: a restarted server binds again at once, whatever TIME_WAIT holds.
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}
+
+fn http_builder(header: Duration) -> HttpBuilder<TokioExecutor> {
     let mut http = HttpBuilder::new(TokioExecutor::new());
     http.http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_TIMEOUT);
+        .header_read_timeout(header);
     http.http2()
         .timer(TokioTimer::new())
         .keep_alive_interval(H2_KEEPALIVE)
@@ -209,6 +304,7 @@ fn http_builder() -> HttpBuilder<TokioExecutor> {
 struct Shared {
     handler: Arc<Handler>,
     http: HttpBuilder<TokioExecutor>,
+    timeouts: Timeouts,
     metrics: Arc<Metrics>,
     handshake_warnings: LogLimit,
 }
@@ -229,7 +325,9 @@ async fn accept_loop(
             accepted = listener.accept() => match accepted {
                 Ok((tcp, peer)) => {
                     let Ok(permit) = permits.clone().try_acquire_owned() else {
+                        Metrics::add(&shared.metrics.webhook_connections_refused, 1);
                         over_cap_warnings.warn(|| format!("webhook connection from {peer} closed: {MAX_CONNECTIONS} are open already"));
+                        drop(tcp);
                         continue;
                     };
                     let connection = Connection {
@@ -293,7 +391,8 @@ impl Connection {
         // A connection closed before its first byte (a TCP probe) is neither served nor a
         // failed handshake; hyper's protocol detection has no timeout of its own.
         let mut byte = [0u8; 1];
-        let first = timeout(HEADER_TIMEOUT, tcp.peek(&mut byte));
+        let header = self.shared.timeouts.header;
+        let first = timeout(header, tcp.peek(&mut byte));
         tokio::select! {
             got = first => if !matches!(got, Ok(Ok(n)) if n > 0) { return },
             _ = self.stopping.changed() => return,
@@ -301,7 +400,7 @@ impl Connection {
         let Some(acceptor) = tls else {
             return self.serve(TokioIo::new(tcp), false).await;
         };
-        let handshake = timeout(HEADER_TIMEOUT, acceptor.accept(tcp));
+        let handshake = timeout(header, acceptor.accept(tcp));
         let done = tokio::select! {
             done = handshake => done,
             _ = self.stopping.changed() => return,
@@ -323,8 +422,9 @@ impl Connection {
         });
     }
 
-    /// Serves HTTP/1.1 or HTTP/2 (detected from the first bytes) until the client leaves or the
-    /// server stops (requests in progress are finished, then the connection closes).
+    /// Serves HTTP/1.1 or HTTP/2 (detected from the first bytes) until the client leaves, the
+    /// connection is idle for [`Timeouts::idle`], or the server stops (requests in progress are
+    /// finished, then the connection closes).
     async fn serve<I>(self, io: I, client_verified: bool)
     where
         I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
@@ -335,7 +435,16 @@ impl Connection {
             _permit,
         } = self;
         let handler = shared.handler.clone();
-        let service = service_fn(move |req| handler.clone().handle(req, client_verified));
+        let activity = Arc::new(Activity::new());
+        let requests = activity.clone();
+        let service = service_fn(move |req| {
+            let in_flight = requests.begin();
+            let handler = handler.clone();
+            async move {
+                let _in_flight = in_flight;
+                handler.handle(req, client_verified).await
+            }
+        });
         let connection = shared.http.serve_connection(io, service);
         tokio::pin!(connection);
         let ended = tokio::select! {
@@ -344,10 +453,76 @@ impl Connection {
                 connection.as_mut().graceful_shutdown();
                 connection.await
             }
+            _ = activity.idle(shared.timeouts.idle) => {
+                log::debug!("webhook connection idle for {:?}: closed", shared.timeouts.idle);
+                connection.as_mut().graceful_shutdown();
+                connection.await
+            }
         };
         if let Err(e) = ended {
             log::debug!("webhook connection ended: {e}");
         }
+    }
+}
+
+/// The requests in progress on one connection, and when the last one began or ended.
+struct Activity {
+    open: AtomicUsize,
+    start: Instant,
+    /// Milliseconds from `start` to the last change.
+    last_ms: AtomicU64,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Self {
+            open: AtomicUsize::new(0),
+            start: Instant::now(),
+            last_ms: AtomicU64::new(0),
+        }
+    }
+
+    fn touch(&self) {
+        let ms = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_ms.store(ms, Ordering::SeqCst);
+    }
+
+    /// When the connection is idle for `limit`, if nothing happens meanwhile.
+    fn deadline(&self, limit: Duration) -> Instant {
+        self.start + Duration::from_millis(self.last_ms.load(Ordering::SeqCst)) + limit
+    }
+
+    /// A request begins; it ends when the guard is dropped (answered or cancelled).
+    fn begin(self: &Arc<Self>) -> InFlight {
+        self.open.fetch_add(1, Ordering::SeqCst);
+        self.touch();
+        InFlight(self.clone())
+    }
+
+    /// Completes once no request has been in progress for `limit`.
+    async fn idle(&self, limit: Duration) {
+        loop {
+            let deadline = self.deadline(limit);
+            if Instant::now() < deadline {
+                tokio::time::sleep_until(deadline.into()).await;
+            } else if self.open.load(Ordering::SeqCst) > 0 {
+                // Busy now: look again after a while (its end moves the deadline).
+                tokio::time::sleep(limit).await;
+            } else if Instant::now() >= self.deadline(limit) {
+                // (Read again: a request that has just ended moved it.)
+                return;
+            }
+        }
+    }
+}
+
+/// One request in progress.
+struct InFlight(Arc<Activity>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.touch();
+        self.0.open.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

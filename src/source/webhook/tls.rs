@@ -2,6 +2,9 @@
 //! sslCertificate PEM), reloaded when its files change, the `tls_cert_expiry_seconds` gauge, and
 //! the optional client CA (tlsClientCA).
 //!
+//! The client CA is read once, when the server starts (a change needs a restart of the
+//! source); only the server certificate is reloaded.
+//!
 //! Kubernetes updates a mounted Secret by swapping a `..data` symlink: the resolved files get a
 //! new inode. The resolver stats the files at most once per [`CHECK_EVERY`] (on handshakes and
 //! from the server's periodic check) and loads a new pair when their identity changed; a pair
@@ -71,7 +74,7 @@ pub(super) fn server_config(
 fn client_roots(ca: &str) -> anyhow::Result<RootCertStore> {
     let mut roots = RootCertStore::empty();
     for cert in CertificateDer::pem_file_iter(ca)
-        .with_context(|| format!("tlsClientCA {ca:?} cannot be read"))?
+        .with_context(|| format!("tlsClientCA {ca:?} cannot be read (it is read once, at start)"))?
     {
         let cert = cert.with_context(|| format!("tlsClientCA {ca:?} is not valid PEM"))?;
         roots
