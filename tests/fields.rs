@@ -316,73 +316,43 @@ fn host_ports_under_host_network() {
 fn workload_templates_and_cronjobs() {
     let mut h = Host::new("{}");
     let template = r#"{"hostPID":true,"containers":[{"name":"c","image":"img:1","securityContext":{"privileged":true}}]}"#;
-    let cases = [
-        (
-            "apps",
-            "Deployment",
-            "deployments",
-            format!(r#"{{"spec":{{"template":{{"spec":{template}}}}}}}"#),
-            "/request/object/spec/template/spec",
-        ),
-        (
-            "apps",
-            "DaemonSet",
-            "daemonsets",
-            format!(r#"{{"spec":{{"template":{{"spec":{template}}}}}}}"#),
-            "/request/object/spec/template/spec",
-        ),
-        (
-            "apps",
-            "StatefulSet",
-            "statefulsets",
-            format!(r#"{{"spec":{{"template":{{"spec":{template}}}}}}}"#),
-            "/request/object/spec/template/spec",
-        ),
-        (
-            "apps",
-            "ReplicaSet",
-            "replicasets",
-            format!(r#"{{"spec":{{"template":{{"spec":{template}}}}}}}"#),
-            "/request/object/spec/template/spec",
-        ),
-        (
-            "",
-            "ReplicationController",
-            "replicationcontrollers",
-            format!(r#"{{"spec":{{"template":{{"spec":{template}}}}}}}"#),
-            "/request/object/spec/template/spec",
-        ),
-        (
-            "batch",
-            "Job",
-            "jobs",
-            format!(r#"{{"spec":{{"template":{{"spec":{template}}}}}}}"#),
-            "/request/object/spec/template/spec",
-        ),
-        (
-            "batch",
-            "CronJob",
-            "cronjobs",
-            format!(
-                r#"{{"spec":{{"jobTemplate":{{"spec":{{"template":{{"spec":{template}}}}}}}}}}}"#
-            ),
-            "/request/object/spec/jobTemplate/spec/template/spec",
-        ),
-        (
-            "",
-            "PodTemplate",
-            "podtemplates",
-            format!(r#"{{"template":{{"spec":{template}}}}}"#),
-            "/request/object/template/spec",
-        ),
-        (
-            "extensions",
-            "DaemonSet",
-            "daemonsets",
-            format!(r#"{{"spec":{{"template":{{"spec":{template}}}}}}}"#),
-            "/request/object/spec/template/spec",
-        ),
+    // Kinds whose pod spec is at /spec/template/spec, then the two that differ.
+    let in_template = format!(r#"{{"spec":{{"template":{{"spec":{template}}}}}}}"#);
+    let template_kinds = [
+        ("apps", "Deployment", "deployments"),
+        ("apps", "DaemonSet", "daemonsets"),
+        ("apps", "StatefulSet", "statefulsets"),
+        ("apps", "ReplicaSet", "replicasets"),
+        ("", "ReplicationController", "replicationcontrollers"),
+        ("batch", "Job", "jobs"),
+        ("extensions", "DaemonSet", "daemonsets"),
     ];
+    let mut cases: Vec<_> = template_kinds
+        .into_iter()
+        .map(|(g, k, r)| {
+            (
+                g,
+                k,
+                r,
+                in_template.clone(),
+                "/request/object/spec/template/spec",
+            )
+        })
+        .collect();
+    cases.push((
+        "batch",
+        "CronJob",
+        "cronjobs",
+        format!(r#"{{"spec":{{"jobTemplate":{in_template}}}}}"#),
+        "/request/object/spec/jobTemplate/spec/template/spec",
+    ));
+    cases.push((
+        "",
+        "PodTemplate",
+        "podtemplates",
+        format!(r#"{{"template":{{"spec":{template}}}}}"#),
+        "/request/object/template/spec",
+    ));
     for (group, kind, resource, object, path) in cases {
         let e = h.event(&object_request(
             "CREATE",
