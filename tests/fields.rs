@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{object_request, pod, review, Host};
+use common::{pod, review, Host, Req};
 
 fn v(items: &[&str]) -> Option<Vec<String>> {
     Some(items.iter().map(|s| s.to_string()).collect())
@@ -91,34 +91,35 @@ fn uri_for_namespaced_cluster_scoped_and_subresource_requests() {
         h.one(&create, "kar.uri"),
         s("/api/v1/namespaces/default/pods")
     );
-    let crb = h.event(&object_request(
-        "DELETE",
-        "rbac.authorization.k8s.io",
-        "v1",
-        "ClusterRoleBinding",
-        "clusterrolebindings",
-        None,
-        "admin-all",
-        "null",
-        r#"{"metadata":{"name":"admin-all"}}"#,
-    ));
+    let crb = h.event(
+        &Req {
+            op: "DELETE",
+            group: "rbac.authorization.k8s.io",
+            kind: "ClusterRoleBinding",
+            resource: "clusterrolebindings",
+            name: "admin-all",
+            old_object: r#"{"metadata":{"name":"admin-all"}}"#,
+            ..Req::default()
+        }
+        .json(),
+    );
     assert_eq!(
         h.one(&crb, "kar.uri"),
         s("/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/admin-all")
     );
     assert_eq!(h.one(&crb, "kar.target.name"), s("admin-all"));
     assert_eq!(h.one(&crb, "kar.resp.name"), s("admin-all"));
-    let ns = h.event(&object_request(
-        "CREATE",
-        "",
-        "v1",
-        "Namespace",
-        "namespaces",
-        Some("payments"),
-        "payments",
-        r#"{"metadata":{"name":"payments"}}"#,
-        "null",
-    ));
+    let ns = h.event(
+        &Req {
+            kind: "Namespace",
+            resource: "namespaces",
+            namespace: Some("payments"),
+            name: "payments",
+            object: r#"{"metadata":{"name":"payments"}}"#,
+            ..Req::default()
+        }
+        .json(),
+    );
     assert_eq!(h.one(&ns, "kar.uri"), s("/api/v1/namespaces"));
     let exec = h.event(&review(
         r#""kind":{"group":"","version":"v1","kind":"PodExecOptions"},"resource":{"group":"","version":"v1","resource":"pods"},"subResource":"exec","requestResource":{"group":"","version":"v1","resource":"pods"},"requestSubResource":"exec","name":"nginx","namespace":"default","operation":"CONNECT","userInfo":{"username":"bob"},"object":{"kind":"PodExecOptions","apiVersion":"v1","stdin":true,"stdout":true,"tty":false,"container":"nginx","command":["/bin/sh","-c","id"]},"oldObject":null,"dryRun":false,"options":null"#,
@@ -354,17 +355,18 @@ fn workload_templates_and_cronjobs() {
         "/request/object/template/spec",
     ));
     for (group, kind, resource, object, path) in cases {
-        let e = h.event(&object_request(
-            "CREATE",
-            group,
-            "v1",
-            kind,
-            resource,
-            Some("ns"),
-            "w",
-            &object,
-            "null",
-        ));
+        let e = h.event(
+            &Req {
+                group,
+                kind,
+                resource,
+                namespace: Some("ns"),
+                name: "w",
+                object: &object,
+                ..Req::default()
+            }
+            .json(),
+        );
         assert_eq!(h.one(&e, "kar.req.pod.spec_path"), s(path), "{kind}");
         assert_eq!(h.one(&e, "kar.req.pod.host_pid"), s("true"), "{kind}");
         assert_eq!(
@@ -380,17 +382,17 @@ fn workload_templates_and_cronjobs() {
         assert_eq!(h.one(&e, "kar.target.pod.name"), None, "{kind}");
     }
     // An unknown kind with the same shape has no pod spec, unless configured.
-    let rollout = object_request(
-        "CREATE",
-        "argoproj.io",
-        "v1alpha1",
-        "Rollout",
-        "rollouts",
-        Some("ns"),
-        "r",
-        &format!(r#"{{"spec":{{"template":{{"spec":{template}}}}}}}"#),
-        "null",
-    );
+    let rollout = Req {
+        group: "argoproj.io",
+        version: "v1alpha1",
+        kind: "Rollout",
+        resource: "rollouts",
+        namespace: Some("ns"),
+        name: "r",
+        object: &format!(r#"{{"spec":{{"template":{{"spec":{template}}}}}}}"#),
+        ..Req::default()
+    }
+    .json();
     let e = h.event(&rollout);
     assert_eq!(h.one(&e, "kar.req.pod.host_pid"), None);
     assert_eq!(h.one(&e, "kar.req.pod.spec_path"), None);
@@ -451,17 +453,17 @@ fn volumes_hostpaths_and_writable_mounts() {
     assert_eq!(h.one(&e, "kar.req.volume.hostpath[/et]"), s("false"));
     let none = h.event(&pod(r#"{"containers":[{"name":"a"}]}"#));
     assert_eq!(h.one(&none, "kar.req.volume.hostpath[/etc]"), s("false"));
-    let cm = h.event(&object_request(
-        "CREATE",
-        "",
-        "v1",
-        "ConfigMap",
-        "configmaps",
-        Some("d"),
-        "c",
-        r#"{"data":{}}"#,
-        "null",
-    ));
+    let cm = h.event(
+        &Req {
+            kind: "ConfigMap",
+            resource: "configmaps",
+            namespace: Some("d"),
+            name: "c",
+            object: r#"{"data":{}}"#,
+            ..Req::default()
+        }
+        .json(),
+    );
     assert_eq!(h.one(&cm, "kar.req.volume.hostpath[/etc]"), None);
 }
 
@@ -470,17 +472,20 @@ fn update_shows_what_was_added() {
     let mut h = Host::new("{}");
     let old = r#"{"metadata":{"name":"web"},"spec":{"template":{"spec":{"containers":[{"name":"c","image":"web:1"}],"volumes":[]}}}}"#;
     let new = r#"{"metadata":{"name":"web"},"spec":{"template":{"spec":{"hostNetwork":true,"containers":[{"name":"c","image":"web:2","securityContext":{"privileged":true,"capabilities":{"add":["SYS_ADMIN"]}}}],"volumes":[{"name":"h","hostPath":{"path":"/"}}]}}}}"#;
-    let e = h.event(&object_request(
-        "UPDATE",
-        "apps",
-        "v1",
-        "Deployment",
-        "deployments",
-        Some("default"),
-        "web",
-        new,
-        old,
-    ));
+    let e = h.event(
+        &Req {
+            op: "UPDATE",
+            group: "apps",
+            kind: "Deployment",
+            resource: "deployments",
+            namespace: Some("default"),
+            name: "web",
+            object: new,
+            old_object: old,
+            ..Req::default()
+        }
+        .json(),
+    );
     assert_eq!(h.one(&e, "kar.req.pod.host_network"), s("true"));
     assert_eq!(h.one(&e, "kar.req.oldpod.host_network"), None);
     assert_eq!(h.get(&e, "kar.req.pod.containers.privileged"), v(&["true"]));
@@ -499,17 +504,17 @@ fn ephemeral_containers_added_by_kubectl_debug() {
     let mut h = Host::new("{}");
     let old = r#"{"metadata":{"name":"nginx"},"spec":{"containers":[{"name":"nginx"}],"ephemeralContainers":[{"name":"debugger-old","image":"busybox"}]}}"#;
     let new = r#"{"metadata":{"name":"nginx"},"spec":{"containers":[{"name":"nginx"}],"ephemeralContainers":[{"name":"debugger-old","image":"busybox"},{"name":"debugger-new","image":"busybox:1.36","targetContainerName":"nginx","securityContext":{"privileged":true}}]}}"#;
-    let json = object_request(
-        "UPDATE",
-        "",
-        "v1",
-        "Pod",
-        "pods",
-        Some("default"),
-        "nginx",
-        new,
-        old,
-    )
+    let json = Req {
+        op: "UPDATE",
+        kind: "Pod",
+        resource: "pods",
+        namespace: Some("default"),
+        name: "nginx",
+        object: new,
+        old_object: old,
+        ..Req::default()
+    }
+    .json()
     .replace(
         r#""name":"nginx","namespace""#,
         r#""subResource":"ephemeralcontainers","name":"nginx","namespace""#,
@@ -540,17 +545,17 @@ fn ephemeral_containers_added_by_kubectl_debug() {
         h.one(&e, "kar.uri"),
         s("/api/v1/namespaces/default/pods/nginx/ephemeralcontainers")
     );
-    let created = h.event(&object_request(
-        "CREATE",
-        "",
-        "v1",
-        "Pod",
-        "pods",
-        Some("default"),
-        "nginx",
-        new,
-        "null",
-    ));
+    let created = h.event(
+        &Req {
+            kind: "Pod",
+            resource: "pods",
+            namespace: Some("default"),
+            name: "nginx",
+            object: new,
+            ..Req::default()
+        }
+        .json(),
+    );
     assert_eq!(
         h.get(&created, "kar.req.pod.ephemeralContainers.added"),
         v(&["debugger-old", "debugger-new"])
@@ -560,17 +565,7 @@ fn ephemeral_containers_added_by_kubectl_debug() {
 #[test]
 fn delete_has_no_object_fields() {
     let mut h = Host::new("{}");
-    let e = h.event(&object_request(
-        "DELETE",
-        "",
-        "v1",
-        "Pod",
-        "pods",
-        Some("default"),
-        "gone",
-        "null",
-        r#"{"metadata":{"name":"gone"},"spec":{"hostPID":true,"containers":[{"name":"c"}]}}"#,
-    ));
+    let e = h.event(&Req {op: "DELETE", kind: "Pod", resource: "pods", namespace: Some("default"), name: "gone", old_object: r#"{"metadata":{"name":"gone"},"spec":{"hostPID":true,"containers":[{"name":"c"}]}}"#, ..Req::default() }.json());
     assert_eq!(h.one(&e, "kar.verb"), s("DELETE"));
     assert_eq!(h.one(&e, "kar.req.pod.host_pid"), None);
     assert_eq!(h.get(&e, "kar.req.pod.containers.name"), None);
@@ -591,17 +586,7 @@ fn delete_has_no_object_fields() {
 #[test]
 fn rbac_bindings_and_roles() {
     let mut h = Host::new("{}");
-    let crb = h.event(&object_request(
-        "CREATE",
-        "rbac.authorization.k8s.io",
-        "v1",
-        "ClusterRoleBinding",
-        "clusterrolebindings",
-        None,
-        "mallory-admin",
-        r#"{"metadata":{"name":"mallory-admin"},"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"cluster-admin"},"subjects":[{"kind":"User","apiGroup":"rbac.authorization.k8s.io","name":"mallory"},{"kind":"Group","apiGroup":"rbac.authorization.k8s.io","name":"system:masters"},{"kind":"ServiceAccount","name":"deployer","namespace":"ci"},{"kind":"ServiceAccount","name":"nons"}]}"#,
-        "null",
-    ));
+    let crb = h.event(&Req {group: "rbac.authorization.k8s.io", kind: "ClusterRoleBinding", resource: "clusterrolebindings", name: "mallory-admin", object: r#"{"metadata":{"name":"mallory-admin"},"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"cluster-admin"},"subjects":[{"kind":"User","apiGroup":"rbac.authorization.k8s.io","name":"mallory"},{"kind":"Group","apiGroup":"rbac.authorization.k8s.io","name":"system:masters"},{"kind":"ServiceAccount","name":"deployer","namespace":"ci"},{"kind":"ServiceAccount","name":"nons"}]}"#, ..Req::default() }.json());
     assert_eq!(
         h.get(&crb, "kar.req.binding.subjects"),
         v(&[
@@ -639,17 +624,7 @@ fn rbac_bindings_and_roles() {
     );
     assert_eq!(h.get(&crb, "kar.req.role.rules"), None);
 
-    let role = h.event(&object_request(
-        "CREATE",
-        "rbac.authorization.k8s.io",
-        "v1",
-        "ClusterRole",
-        "clusterroles",
-        None,
-        "r",
-        r#"{"metadata":{"name":"r"},"rules":[{"verbs":["create","get"],"apiGroups":[""],"resources":["pods/exec"]},{"verbs":["get"],"nonResourceURLs":["/metrics"]},{"verbs":["*"],"apiGroups":["*"],"resources":["*"]}]}"#,
-        "null",
-    ));
+    let role = h.event(&Req {group: "rbac.authorization.k8s.io", kind: "ClusterRole", resource: "clusterroles", name: "r", object: r#"{"metadata":{"name":"r"},"rules":[{"verbs":["create","get"],"apiGroups":[""],"resources":["pods/exec"]},{"verbs":["get"],"nonResourceURLs":["/metrics"]},{"verbs":["*"],"apiGroups":["*"],"resources":["*"]}]}"#, ..Req::default() }.json());
     assert_eq!(
         h.get(&role, "kar.req.role.rules"),
         v(&[
@@ -682,17 +657,7 @@ fn rbac_bindings_and_roles() {
 #[test]
 fn configmaps_but_never_secrets() {
     let mut h = Host::new(r#"{"redactSecrets": false}"#);
-    let cm = h.event(&object_request(
-        "CREATE",
-        "",
-        "v1",
-        "ConfigMap",
-        "configmaps",
-        Some("apps"),
-        "",
-        r#"{"metadata":{"generateName":"cfg-","name":"cfg-x1"},"data":{"password":"hunter2","aws_access_key_id":"AKIA<&>/\"q\""},"binaryData":{"b":"AAE="}}"#,
-        "null",
-    ));
+    let cm = h.event(&Req {kind: "ConfigMap", resource: "configmaps", namespace: Some("apps"), object: r#"{"metadata":{"generateName":"cfg-","name":"cfg-x1"},"data":{"password":"hunter2","aws_access_key_id":"AKIA<&>/\"q\""},"binaryData":{"b":"AAE="}}"#, ..Req::default() }.json());
     assert_eq!(h.one(&cm, "kar.req.configmap.name"), s("cfg-x1"));
     assert_eq!(h.one(&cm, "kar.target.name"), s("cfg-x1"));
     let data = r#"{"password":"hunter2","aws_access_key_id":"AKIA<&>/\"q\""}"#;
@@ -706,17 +671,17 @@ fn configmaps_but_never_secrets() {
         h.one(&cm, "kar.uri"),
         s("/api/v1/namespaces/apps/configmaps")
     );
-    let secret = h.event(&object_request(
-        "CREATE",
-        "",
-        "v1",
-        "Secret",
-        "secrets",
-        Some("apps"),
-        "s",
-        r#"{"metadata":{"name":"s"},"data":{"password":"aHVudGVyMg=="}}"#,
-        "null",
-    ));
+    let secret = h.event(
+        &Req {
+            kind: "Secret",
+            resource: "secrets",
+            namespace: Some("apps"),
+            name: "s",
+            object: r#"{"metadata":{"name":"s"},"data":{"password":"aHVudGVyMg=="}}"#,
+            ..Req::default()
+        }
+        .json(),
+    );
     assert_eq!(h.one(&secret, "kar.req.configmap.data"), None);
     assert_eq!(h.one(&secret, "kar.req.configmap.obj"), None);
     assert_eq!(h.one(&secret, "kar.req.configmap.name"), None);
@@ -725,17 +690,7 @@ fn configmaps_but_never_secrets() {
 #[test]
 fn services() {
     let mut h = Host::new("{}");
-    let e = h.event(&object_request(
-        "CREATE",
-        "",
-        "v1",
-        "Service",
-        "services",
-        Some("default"),
-        "web",
-        r#"{"spec":{"type":"NodePort","ports":[{"name":"http","protocol":"TCP","port":80,"targetPort":8080,"nodePort":30080},{"name":"https","port":443,"targetPort":"https","nodePort":30443}]}}"#,
-        "null",
-    ));
+    let e = h.event(&Req {kind: "Service", resource: "services", namespace: Some("default"), name: "web", object: r#"{"spec":{"type":"NodePort","ports":[{"name":"http","protocol":"TCP","port":80,"targetPort":8080,"nodePort":30080},{"name":"https","port":443,"targetPort":"https","nodePort":30443}]}}"#, ..Req::default() }.json());
     assert_eq!(h.one(&e, "kar.req.service.type"), s("NodePort"));
     assert_eq!(
         h.get(&e, "kar.req.service.ports"),
@@ -859,17 +814,17 @@ fn nul_and_escapes_in_values() {
 #[test]
 fn index_arguments_count_every_element_of_the_collection() {
     let mut h = Host::new("{}");
-    let e = h.event(&object_request(
-        "CREATE",
-        "",
-        "v1",
-        "Service",
-        "services",
-        Some("default"),
-        "web",
-        r#"{"spec":{"type":"ClusterIP","ports":[null,{"port":80},""]}}"#,
-        "null",
-    ));
+    let e = h.event(
+        &Req {
+            kind: "Service",
+            resource: "services",
+            namespace: Some("default"),
+            name: "web",
+            object: r#"{"spec":{"type":"ClusterIP","ports":[null,{"port":80},""]}}"#,
+            ..Req::default()
+        }
+        .json(),
+    );
     assert_eq!(h.get(&e, "kar.req.service.ports[0]"), None);
     assert_eq!(
         h.get(&e, "kar.req.service.ports[1]"),
@@ -909,17 +864,7 @@ fn uri_falls_back_to_resource_when_request_resource_is_incomplete() {
 #[test]
 fn integers_beyond_64_bits_keep_the_event_valid() {
     let mut h = Host::new(r#"{"podSpecPaths":{"example.com/Thing":"/spec/template/spec"}}"#);
-    let e = h.event(&object_request(
-        "CREATE",
-        "example.com",
-        "v1",
-        "Thing",
-        "things",
-        Some("default"),
-        "t",
-        r#"{"spec":{"replicas":100000000000000000000,"template":{"spec":{"hostPID":true}}}}"#,
-        "null",
-    ));
+    let e = h.event(&Req {group: "example.com", kind: "Thing", resource: "things", namespace: Some("default"), name: "t", object: r#"{"spec":{"replicas":100000000000000000000,"template":{"spec":{"hostPID":true}}}}"#, ..Req::default() }.json());
     assert_eq!(h.one(&e, "kar.req.pod.host_pid"), s("true"));
     assert_eq!(
         h.one(&e, "kar.value[/request/object/spec/replicas]"),

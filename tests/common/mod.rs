@@ -143,41 +143,63 @@ pub fn review(request_members: &str) -> String {
     )
 }
 
-/// A request on an object of this kind (group, version, kind, resource).
-// One argument per member of the request it writes, in the order the apiserver writes them.
-#[allow(clippy::too_many_arguments)]
-pub fn object_request(
-    op: &str,
-    group: &str,
-    version: &str,
-    kind: &str,
-    resource: &str,
-    namespace: Option<&str>,
-    name: &str,
-    object: &str,
-    old_object: &str,
-) -> String {
-    let ns = namespace
-        .map(|n| format!(r#""namespace":"{n}","#))
-        .unwrap_or_default();
-    review(&format!(
-        r#""kind":{{"group":"{group}","version":"{version}","kind":"{kind}"}},"resource":{{"group":"{group}","version":"{version}","resource":"{resource}"}},"requestKind":{{"group":"{group}","version":"{version}","kind":"{kind}"}},"requestResource":{{"group":"{group}","version":"{version}","resource":"{resource}"}},"name":"{name}",{ns}"operation":"{op}","userInfo":{{"username":"alice","uid":"u-1","groups":["system:authenticated","dev"],"extra":{{"authentication.kubernetes.io/credential-id":["X509SHA256=abc"]}}}},"object":{object},"oldObject":{old_object},"dryRun":false,"options":{{"kind":"CreateOptions","apiVersion":"meta.k8s.io/v1","fieldManager":"kubectl-client-side-apply"}}"#
-    ))
+/// A request on an object, as the apiserver sends it; name only what differs from the
+/// defaults (a CREATE of core/v1, no namespace, no name, `object` and `oldObject` null).
+#[derive(Clone, Copy)]
+pub struct Req<'a> {
+    pub op: &'a str,
+    pub group: &'a str,
+    pub version: &'a str,
+    pub kind: &'a str,
+    pub resource: &'a str,
+    pub namespace: Option<&'a str>,
+    pub name: &'a str,
+    pub object: &'a str,
+    pub old_object: &'a str,
+}
+
+impl Default for Req<'_> {
+    fn default() -> Self {
+        Self {
+            op: "CREATE",
+            group: "",
+            version: "v1",
+            kind: "",
+            resource: "",
+            namespace: None,
+            name: "",
+            object: "null",
+            old_object: "null",
+        }
+    }
+}
+
+impl Req<'_> {
+    /// The whole AdmissionReview.
+    pub fn json(&self) -> String {
+        let Req {
+            op,
+            group,
+            version,
+            kind,
+            resource,
+            namespace,
+            name,
+            object,
+            old_object,
+        } = *self;
+        let ns = namespace
+            .map(|n| format!(r#""namespace":"{n}","#))
+            .unwrap_or_default();
+        review(&format!(
+            r#""kind":{{"group":"{group}","version":"{version}","kind":"{kind}"}},"resource":{{"group":"{group}","version":"{version}","resource":"{resource}"}},"requestKind":{{"group":"{group}","version":"{version}","kind":"{kind}"}},"requestResource":{{"group":"{group}","version":"{version}","resource":"{resource}"}},"name":"{name}",{ns}"operation":"{op}","userInfo":{{"username":"alice","uid":"u-1","groups":["system:authenticated","dev"],"extra":{{"authentication.kubernetes.io/credential-id":["X509SHA256=abc"]}}}},"object":{object},"oldObject":{old_object},"dryRun":false,"options":{{"kind":"CreateOptions","apiVersion":"meta.k8s.io/v1","fieldManager":"kubectl-client-side-apply"}}"#
+        ))
+    }
 }
 
 /// A core Pod CREATE with this spec.
 pub fn pod(spec: &str) -> String {
-    object_request(
-        "CREATE",
-        "",
-        "v1",
-        "Pod",
-        "pods",
-        Some("default"),
-        "web",
-        &format!(
+    Req {kind: "Pod", resource: "pods", namespace: Some("default"), name: "web", object: &format!(
             r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"web","namespace":"default"}},"spec":{spec}}}"#
-        ),
-        "null",
-    )
+        ), ..Req::default() }.json()
 }
