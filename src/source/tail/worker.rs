@@ -140,19 +140,9 @@ impl Output {
                 return Ok(ControlFlow::Continue(()));
             }
             let key = r.key();
-            let mtime = r.mtime_ns();
-            let Output {
-                index,
-                ingest,
-                queue,
-                shared,
-                buf,
-                ..
-            } = self;
-            let seq = &shared.paths[*index].seq;
-            let flow = r.feed(&buf[..n], |piece, end, origin| {
-                emit(ingest, queue, seq, *index, piece, &key, end, mtime, origin)
-            });
+            let buf = std::mem::take(&mut self.buf);
+            let flow = r.feed(&buf[..n], self.sink(&key, r.mtime_ns()));
+            self.buf = buf;
             if flow.is_break() {
                 return Ok(flow);
             }
@@ -162,18 +152,19 @@ impl Output {
     /// `r` is finished: its unterminated last line goes out.
     fn finish(&mut self, r: &mut FileReader) -> ControlFlow<()> {
         let key = r.key();
-        let mtime = r.mtime_ns();
-        let Output {
-            index,
-            ingest,
-            queue,
-            shared,
-            ..
-        } = self;
-        let seq = &shared.paths[*index].seq;
-        r.finish(|piece, end, origin| {
-            emit(ingest, queue, seq, *index, piece, &key, end, mtime, origin)
-        })
+        r.finish(self.sink(&key, r.mtime_ns()))
+    }
+
+    /// Where the pieces of file `key` go: through the ingest pipeline into the queue.
+    fn sink<'s>(
+        &'s mut self,
+        key: &'s FileKey,
+        mtime_ns: i64,
+    ) -> impl FnMut(Piece<'_>, u64, &dyn Fn() -> String) -> ControlFlow<()> + 's {
+        let index = self.index;
+        let seq = &self.shared.paths[index].seq;
+        let (ingest, queue) = (&mut self.ingest, &self.queue);
+        move |piece, end, origin| emit(ingest, queue, seq, index, piece, key, end, mtime_ns, origin)
     }
 
     fn set_lag(&self, lag: u64) {
