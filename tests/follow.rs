@@ -7,6 +7,8 @@
 //! ignored test): a kill must hit a whole process, and threads are counted in a process where
 //! no other test runs.
 
+#[path = "common/isolated.rs"]
+mod isolated;
 #[path = "common/lumberjack.rs"]
 mod lumberjack;
 
@@ -161,17 +163,10 @@ impl Rng {
     }
 }
 
-/// This test binary, re-invoked to run only the ignored test `name`.
+/// This test binary, re-invoked to run only the ignored test `name` on `dir`.
 fn child(name: &str, dir: &Path) -> Command {
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args([
-        "--exact",
-        name,
-        "--ignored",
-        "--nocapture",
-        "--test-threads=1",
-    ])
-    .env(CHILD_DIR, dir);
+    let mut cmd = isolated::child(name);
+    cmd.env(CHILD_DIR, dir);
     cmd
 }
 
@@ -691,10 +686,9 @@ fn child_threads() {
     let Some(dir) = std::env::var_os(CHILD_DIR).map(PathBuf::from) else {
         return;
     };
-    let tasks = || std::fs::read_dir("/proc/self/task").unwrap().count();
     let path = dir.join("audit.log");
     let mut writer = Lumberjack::open(&path);
-    let before = tasks();
+    let before = isolated::threads();
     for i in 0..50u64 {
         let config = Config {
             queue_capacity: 2,
@@ -717,10 +711,10 @@ fn child_threads() {
         }
         falco.stop();
     }
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while tasks() != before && Instant::now() < deadline {
-        thread::sleep(Duration::from_millis(10));
-    }
-    assert_eq!(tasks(), before, "threads left behind");
+    assert_eq!(
+        isolated::settle_threads(before),
+        before,
+        "threads left behind"
+    );
     println!("threads ok ({before} before and after)");
 }

@@ -7,57 +7,19 @@
 //! The load run is ignored by default:
 //! `cargo test --release --test webhook -- --ignored load_run --nocapture`.
 
+#[path = "common/isolated.rs"]
+mod isolated;
 mod webhook_support;
 
 use hyper::StatusCode;
+use isolated::{in_child, is_child, threads};
 use k8sadmission::config::Config;
 use k8sadmission::metrics::Metrics;
 use k8sadmission::source::webhook::WebhookServer;
-use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use webhook_support::*;
-
-/// Set in the child process that runs one isolated test.
-const CHILD: &str = "KAR_WEBHOOK_TEST_CHILD";
-
-/// Runs the ignored test `name` alone in a child process and checks that it passed.
-fn in_child(name: &str) {
-    in_child_with(name, &[]);
-}
-
-/// [`in_child`], with these environment variables set in the child.
-fn in_child_with(name: &str, env: &[(&str, &str)]) {
-    let out = Command::new(std::env::current_exe().unwrap())
-        .envs(env.iter().copied())
-        .args([
-            name,
-            "--exact",
-            "--include-ignored",
-            "--test-threads=1",
-            "--nocapture",
-        ])
-        .env(CHILD, "1")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && stdout.contains("1 passed"),
-        "{name} failed in its process:\n{stdout}\n{stderr}"
-    );
-    eprint!("{stderr}");
-}
-
-/// `true` in the child process (the isolated tests do nothing when run otherwise).
-fn is_child() -> bool {
-    std::env::var_os(CHILD).is_some()
-}
-
-fn threads() -> usize {
-    std::fs::read_dir("/proc/self/task").unwrap().count()
-}
 
 /// A `/proc/self/status` figure in KiB (`VmRSS`: resident, `VmSize`: reserved).
 fn status_kib(key: &str) -> u64 {
@@ -724,7 +686,7 @@ fn idle_http2_clients_cannot_hold_every_connection() {
 
 #[test]
 fn oversize_bodies_are_drained_not_buffered() {
-    in_child("isolated_oversize_bodies");
+    in_child("isolated_oversize_bodies", &[]);
 }
 
 #[test]
@@ -891,7 +853,7 @@ fn bodies_over_the_memory_budget_are_shed_and_still_allowed() {
 
 #[test]
 fn declared_but_absent_bodies_hold_no_memory() {
-    in_child("isolated_declared_but_absent_bodies");
+    in_child("isolated_declared_but_absent_bodies", &[]);
 }
 
 #[test]
@@ -983,7 +945,7 @@ fn stop_works_from_inside_an_async_context() {
 
 #[test]
 fn stop_frees_the_port_and_leaves_no_thread() {
-    in_child("isolated_start_stop_cycles");
+    in_child("isolated_start_stop_cycles", &[]);
 }
 
 #[test]
@@ -1135,9 +1097,9 @@ fn peak_kib() -> u64 {
 #[test]
 fn large_valid_bodies_are_cheap() {
     // Over maxEventSize (default 8 MiB): answered from the head, never parsed.
-    in_child_with("isolated_large_valid_bodies", &[("KAR_LARGE_CONFIG", "{}")]);
+    in_child("isolated_large_valid_bodies", &[("KAR_LARGE_CONFIG", "{}")]);
     // Under maxEventSize: validated and compacted in one streaming pass.
-    in_child_with(
+    in_child(
         "isolated_large_valid_bodies",
         &[("KAR_LARGE_CONFIG", r#"{"maxEventSize":12582912}"#)],
     );
