@@ -12,7 +12,7 @@ mod isolated;
 mod webhook_support;
 
 use hyper::StatusCode;
-use isolated::{in_child, is_child, threads};
+use isolated::{in_child, is_child, thread_names, threads};
 use k8sadmission::config::Config;
 use k8sadmission::metrics::Metrics;
 use k8sadmission::source::webhook::WebhookServer;
@@ -993,10 +993,14 @@ fn isolated_start_stop_cycles() {
         }
         std::net::TcpListener::bind(("127.0.0.1", port))
             .unwrap_or_else(|e| panic!("cycle {cycle}: port {port} still taken: {e}"));
+        // stop returns once every thread of the server has ended.
+        assert_eq!(
+            threads(),
+            before,
+            "cycle {cycle}: threads left behind: {:?}",
+            thread_names()
+        );
     }
-    drop(rt);
-    eventually("the server threads are gone", || threads() <= before);
-    eprintln!("threads before {before}, after {}", threads());
 }
 
 #[test]

@@ -10,7 +10,7 @@
 use super::checkpoint::Checkpoint;
 use super::locate::{State, Target};
 use super::position::{Cursor, Position};
-use super::watch::DirWatch;
+use super::watch::{DirWatch, NotifyThreads};
 use super::worker::{Output, Shared, Worker};
 use crate::config::Config;
 use crate::guard;
@@ -265,15 +265,23 @@ fn spawn(
     let handle = std::thread::Builder::new()
         .name(format!("k8sadm-follow-{index}"))
         .spawn(move || {
+            let notify_threads = NotifyThreads::default();
             guard::catch(&metrics, "follow", || {
-                let watch = DirWatch::new(target.path(), watch_wake, metrics.clone());
+                let watch = DirWatch::new(
+                    target.path(),
+                    watch_wake,
+                    metrics.clone(),
+                    notify_threads.clone(),
+                );
                 let mut worker = Worker::new(target, state, out, watch);
                 follow(&mut worker, &wakes, &metrics);
                 // Dropping the worker drops the watcher: notify's thread ends and drops its
                 // sender.
             });
-            // Every sender gone (the follower's, the watch's, notify's): no thread is left.
+            // Every sender gone (the follower's, the watch's, notify's handlers): notify's
+            // threads are ending; wait until they have.
             while wakes.recv().is_ok() {}
+            notify_threads.wait_ended();
         })?;
     Ok(PathThread {
         wake: Some(wake),

@@ -6,6 +6,11 @@
 //! Wake-ups go through a channel of capacity one: a full channel already holds a wake-up, so
 //! none is lost and none piles up. When the watcher is dropped, notify's thread ends and drops
 //! its sender; the follower thread waits for that (the channel disconnects) before it ends.
+//!
+//! notify does not join its thread, and a thread still running the library's code when Falco
+//! unloads it (hot reload) would crash Falco. So each handler records, when notify's thread
+//! drops it, the id of that thread, and [`NotifyThreads::wait_ended`] waits until the kernel
+//! has let every such thread go.
 
 use super::identity::FileId;
 use super::names::BackupNames;
@@ -14,10 +19,99 @@ use crate::metrics::Metrics;
 use notify::{RecommendedWatcher, RecursiveMode, Watcher};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::SyncSender;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 /// How often a follower thread looks at its file without being woken.
 pub const POLL: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Longest wait for notify's threads to end once their handlers are gone (they end at once).
+const THREAD_EXIT_WAIT: Duration = Duration::from_secs(2);
+
+/// The kernel thread ids of the notify threads that have dropped their handler (and so are
+/// ending), shared by the watches of one follower thread.
+#[derive(Clone, Debug, Default)]
+pub struct NotifyThreads(Arc<Mutex<Vec<u32>>>);
+
+impl NotifyThreads {
+    /// Records the calling thread (notify's, dropping its handler).
+    fn ending(&self) {
+        if let Some(tid) = current_tid() {
+            self.0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(tid);
+        }
+    }
+
+    /// Waits (at most [`THREAD_EXIT_WAIT`]) until every recorded thread has left the process;
+    /// call it once every handler is dropped (the wake-up channel disconnected).
+    pub fn wait_ended(&self) {
+        let tids = std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner));
+        let deadline = Instant::now() + THREAD_EXIT_WAIT;
+        for tid in tids {
+            let task = PathBuf::from(format!("/proc/self/task/{tid}"));
+            while task.exists() {
+                if Instant::now() > deadline {
+                    log::warn!("notify's watcher thread {tid} has not ended");
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+    }
+}
+
+/// The kernel id of the calling thread (`/proc/thread-self` is `<pid>/task/<tid>`).
+fn current_tid() -> Option<u32> {
+    std::fs::read_link("/proc/thread-self")
+        .ok()?
+        .file_name()?
+        .to_str()?
+        .parse()
+        .ok()
+}
+
+/// notify's event handler: wakes the follower thread on events about the followed file or
+/// its backups (or on a failure: the thread then looks for itself).
+struct WakeOnEvent {
+    file_name: String,
+    names: BackupNames,
+    wake: SyncSender<()>,
+    metrics: Arc<Metrics>,
+    threads: NotifyThreads,
+}
+
+impl notify::EventHandler for WakeOnEvent {
+    fn handle_event(&mut self, event: notify::Result<notify::Event>) {
+        guard::catch(&self.metrics, "follow watch", || {
+            let relevant = match &event {
+                Ok(e) => {
+                    e.need_rescan()
+                        || e.paths.is_empty()
+                        || e.paths.iter().any(|p| {
+                            p.file_name().is_some_and(|n| {
+                                self.names.related(&n.to_string_lossy(), &self.file_name)
+                            })
+                        })
+                }
+                Err(_) => true,
+            };
+            if relevant {
+                // Full: a wake-up is pending already.
+                let _ = self.wake.try_send(());
+            }
+        });
+    }
+}
+
+impl Drop for WakeOnEvent {
+    /// Runs in notify's thread as it ends, before the sender (a field) is dropped: the thread
+    /// is recorded before the follower thread can see the channel disconnect.
+    fn drop(&mut self) {
+        self.threads.ending();
+    }
+}
 
 /// The directory watch of one followed path.
 pub struct DirWatch {
@@ -26,6 +120,7 @@ pub struct DirWatch {
     names: BackupNames,
     wake: SyncSender<()>,
     metrics: Arc<Metrics>,
+    threads: NotifyThreads,
     watcher: Option<RecommendedWatcher>,
     /// Identity of the directory when the watch was set (a recreated one needs a new watch).
     watched: Option<FileId>,
@@ -43,8 +138,14 @@ impl std::fmt::Debug for DirWatch {
 }
 
 impl DirWatch {
-    /// Watches the directory of `path` (when it exists), sending wake-ups to `wake`.
-    pub fn new(path: &Path, wake: SyncSender<()>, metrics: Arc<Metrics>) -> Self {
+    /// Watches the directory of `path` (when it exists), sending wake-ups to `wake`; notify's
+    /// threads are recorded in `threads` as they end.
+    pub fn new(
+        path: &Path,
+        wake: SyncSender<()>,
+        metrics: Arc<Metrics>,
+        threads: NotifyThreads,
+    ) -> Self {
         let file_name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -55,6 +156,7 @@ impl DirWatch {
             file_name,
             wake,
             metrics,
+            threads,
             watcher: None,
             watched: None,
             warned: false,
@@ -93,32 +195,50 @@ impl DirWatch {
     }
 
     fn watch(&self) -> notify::Result<RecommendedWatcher> {
-        let wake = self.wake.clone();
-        let metrics = self.metrics.clone();
-        let names = self.names.clone();
-        let file_name = self.file_name.clone();
-        let mut watcher =
-            notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-                guard::catch(&metrics, "follow watch", || {
-                    let relevant = match &event {
-                        Ok(e) => {
-                            e.need_rescan()
-                                || e.paths.is_empty()
-                                || e.paths.iter().any(|p| {
-                                    p.file_name().is_some_and(|n| {
-                                        names.related(&n.to_string_lossy(), &file_name)
-                                    })
-                                })
-                        }
-                        Err(_) => true,
-                    };
-                    if relevant {
-                        // Full: a wake-up is pending already.
-                        let _ = wake.try_send(());
-                    }
-                });
-            })?;
+        let mut watcher = notify::recommended_watcher(WakeOnEvent {
+            file_name: self.file_name.clone(),
+            names: self.names.clone(),
+            wake: self.wake.clone(),
+            metrics: self.metrics.clone(),
+            threads: self.threads.clone(),
+        })?;
         watcher.watch(&self.dir, RecursiveMode::NonRecursive)?;
         Ok(watcher)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_thread_id_is_this_threads_task() {
+        let tid = current_tid().expect("Linux has /proc/thread-self");
+        assert!(PathBuf::from(format!("/proc/self/task/{tid}")).exists());
+        let other = std::thread::spawn(|| current_tid().unwrap())
+            .join()
+            .unwrap();
+        assert_ne!(other, tid);
+    }
+
+    #[test]
+    fn waits_until_notifys_thread_has_left_the_process() {
+        let dir = tempfile::tempdir().unwrap();
+        let (wake, wakes) = std::sync::mpsc::sync_channel(1);
+        let threads = NotifyThreads::default();
+        let watch = DirWatch::new(
+            &dir.path().join("audit.log"),
+            wake,
+            Arc::default(),
+            threads.clone(),
+        );
+        assert!(watch.watcher.is_some());
+        drop(watch);
+        // Every sender gone: notify's thread has dropped its handler and recorded itself.
+        while wakes.recv().is_ok() {}
+        let tids = threads.0.lock().unwrap().clone();
+        assert_eq!(tids.len(), 1);
+        threads.wait_ended();
+        assert!(!PathBuf::from(format!("/proc/self/task/{}", tids[0])).exists());
     }
 }
