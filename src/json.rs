@@ -220,6 +220,50 @@ fn array_index(token: &str) -> Option<usize> {
     valid.then(|| token.parse().ok()).flatten()
 }
 
+/// `text` with `e0` after each negative integer of 19 digits or more, so that simd-json reads
+/// it as a float; `None` when there is none. simd-json's `big-int-as-float` turns every other
+/// integer beyond 64 bits into a float, but refuses those just below `i64::MIN`
+/// (`-9223372036854775809` … `-18446744073709551615`), which would make a valid event invalid.
+pub fn widen_negative_integers(text: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len() + 8);
+    let (mut in_string, mut escaped, mut widened) = (false, false, false);
+    let mut i = 0;
+    while i < text.len() {
+        let b = text[i];
+        if in_string {
+            out.push(b);
+            i += 1;
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        if b == b'"' {
+            in_string = true;
+        } else if b == b'-' {
+            let digits = text[i + 1..]
+                .iter()
+                .take_while(|d| d.is_ascii_digit())
+                .count();
+            let end = i + 1 + digits;
+            let integer = !matches!(text.get(end), Some(b'.' | b'e' | b'E'));
+            if digits >= 19 && integer {
+                out.extend_from_slice(&text[i..end]);
+                out.extend_from_slice(b"e0");
+                widened = true;
+                i = end;
+                continue;
+            }
+        }
+        out.push(b);
+        i += 1;
+    }
+    widened.then_some(out)
+}
+
 /// A C string for Falco: a NUL inside the value becomes U+FFFD.
 pub fn c_string(s: &str) -> CString {
     CString::new(s).unwrap_or_else(|_| {
@@ -292,8 +336,8 @@ mod tests {
 
     #[test]
     fn big_integers_are_numbers_not_errors() {
-        // simd-json's big-int-as-float covers integers above u64 and far below i64; integers
-        // just below i64::MIN are still refused by simd-json (the event is then invalid).
+        // simd-json's big-int-as-float covers integers above u64 and far below i64; those just
+        // below i64::MIN are widened first (see `widen_negative_integers`).
         with_doc(
             r#"{"big":100000000000000000000,"huge":18446744073709551616,"neg":-100000000000000000000}"#,
             |v| {
@@ -325,5 +369,19 @@ mod tests {
     fn nul_becomes_replacement_character() {
         assert_eq!(c_string("a\0b").to_str().unwrap(), "a\u{FFFD}b");
         assert_eq!(c_string("plain").to_str().unwrap(), "plain");
+    }
+
+    #[test]
+    fn negative_integers_below_i64_are_widened_outside_strings_only() {
+        let src = br#"{"a":-9223372036854775809,"s":"-9223372036854775809\"-1234567890123456789","b":[-18446744073709551615],"c":-1.5e300,"d":-9223372036854775808,"e":-12345678901234567890.5}"#;
+        let widened = widen_negative_integers(src).unwrap();
+        assert_eq!(
+            String::from_utf8(widened).unwrap(),
+            r#"{"a":-9223372036854775809e0,"s":"-9223372036854775809\"-1234567890123456789","b":[-18446744073709551615e0],"c":-1.5e300,"d":-9223372036854775808e0,"e":-12345678901234567890.5}"#
+        );
+        assert_eq!(
+            widen_negative_integers(br#"{"a":-1,"s":"-99999999999999999999"}"#),
+            None
+        );
     }
 }

@@ -82,10 +82,19 @@ impl ReviewCache {
 /// Parses a payload; `None` unless it is an object whose `request` is an object with a
 /// non-empty string `uid` (SPEC §2 "Validity").
 pub fn parse(payload: &[u8], buffers: &mut simd_json::Buffers) -> Option<Parsed> {
-    let parsed = Parsed::try_new(payload.to_vec(), |bytes| {
-        simd_json::to_tape_with_buffers(bytes, buffers)
-    })
-    .ok()?;
+    let mut tape = |bytes: Vec<u8>| {
+        Parsed::try_new(bytes, |bytes| {
+            simd_json::to_tape_with_buffers(bytes, buffers)
+        })
+    };
+    let parsed = match tape(payload.to_vec()) {
+        Ok(parsed) => parsed,
+        // An integer just below i64::MIN: read as a float, like every integer beyond 64 bits.
+        Err(e) if *e.error() == simd_json::ErrorType::InvalidNumber => {
+            tape(json::widen_negative_integers(payload)?).ok()?
+        }
+        Err(_) => return None,
+    };
     let root = parsed.borrow_tape().as_value();
     let valid = root.is_object() && json::get_str(root, &["request", "uid"]).is_some();
     valid.then_some(parsed)
