@@ -84,6 +84,8 @@ fn static_text(value: Json<'_, '_>) -> Option<String> {
         ValueType::U64 => value
             .as_u64()
             .map(|n| itoa::Buffer::new().format(n).to_string()),
+        // Integers beyond 64 bits (simd-json's `128bit`), written by simd-json itself.
+        ValueType::I128 | ValueType::U128 => Some(value.encode()),
         ValueType::F64 => value.as_f64().map(float_text),
         _ => None,
     }
@@ -220,10 +222,10 @@ fn array_index(token: &str) -> Option<usize> {
     valid.then(|| token.parse().ok()).flatten()
 }
 
-/// `text` with `e0` after each negative integer of 19 digits or more, so that simd-json reads
-/// it as a float; `None` when there is none. simd-json's `big-int-as-float` turns every other
-/// integer beyond 64 bits into a float, but refuses those just below `i64::MIN`
-/// (`-9223372036854775809` … `-18446744073709551615`), which would make a valid event invalid.
+/// `text` with `e0` after each negative integer below `i128::MIN`, so that simd-json reads it
+/// as a float; `None` when there is none. With `128bit` and `big-int-as-float`, simd-json keeps
+/// integers within 128 bits exact and turns larger ones into floats, except the negative ones
+/// just below `i128::MIN` (39 digits), which it refuses: that would make a valid event invalid.
 pub fn widen_negative_integers(text: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(text.len() + 8);
     let (mut in_string, mut escaped, mut widened) = (false, false, false);
@@ -250,7 +252,7 @@ pub fn widen_negative_integers(text: &[u8]) -> Option<Vec<u8>> {
                 .count();
             let end = i + 1 + digits;
             let integer = !matches!(text.get(end), Some(b'.' | b'e' | b'E'));
-            if digits >= 19 && integer {
+            if integer && below_i128(&text[i + 1..end]) {
                 out.extend_from_slice(&text[i..end]);
                 out.extend_from_slice(b"e0");
                 widened = true;
@@ -262,6 +264,13 @@ pub fn widen_negative_integers(text: &[u8]) -> Option<Vec<u8>> {
         i += 1;
     }
     widened.then_some(out)
+}
+
+/// `true` when the magnitude `digits` (no sign, no leading zero) is beyond `-i128::MIN`.
+fn below_i128(digits: &[u8]) -> bool {
+    const I128_MIN_MAGNITUDE: &[u8] = b"170141183460469231731687303715884105728";
+    digits.len() > I128_MIN_MAGNITUDE.len()
+        || (digits.len() == I128_MIN_MAGNITUDE.len() && digits > I128_MIN_MAGNITUDE)
 }
 
 /// A C string for Falco: a NUL inside the value becomes U+FFFD.
@@ -336,17 +345,25 @@ mod tests {
 
     #[test]
     fn big_integers_are_numbers_not_errors() {
-        // simd-json's big-int-as-float covers integers above u64 and far below i64; those just
-        // below i64::MIN are widened first (see `widen_negative_integers`).
-        with_doc(
-            r#"{"big":100000000000000000000,"huge":18446744073709551616,"neg":-100000000000000000000}"#,
-            |v| {
-                let s = |k: &str| scalar(v.get(k).unwrap()).map(|c| c.into_owned());
-                assert_eq!(s("big").as_deref(), Some("1e20"));
-                assert_eq!(s("huge").as_deref(), Some("1.8446744073709552e19"));
-                assert_eq!(s("neg").as_deref(), Some("-1e20"));
-            },
+        // Integers within 128 bits as written; beyond, floats (simd-json's big-int-as-float;
+        // those just below i128::MIN are widened first, see `widen_negative_integers`).
+        let beyond = format!("1{}", "0".repeat(40));
+        let src = format!(
+            r#"{{"big":100000000000000000000,"huge":18446744073709551616,"neg":-100000000000000000000,"floor":-9223372036854775809,"beyond":{beyond},"minus":-{beyond}}}"#
         );
+        with_doc(&src, |v| {
+            let s = |k: &str| scalar(v.get(k).unwrap()).map(|c| c.into_owned());
+            assert_eq!(s("big").as_deref(), Some("100000000000000000000"));
+            assert_eq!(s("huge").as_deref(), Some("18446744073709551616"));
+            assert_eq!(s("neg").as_deref(), Some("-100000000000000000000"));
+            assert_eq!(s("floor").as_deref(), Some("-9223372036854775809"));
+            assert_eq!(s("beyond").as_deref(), Some("1e40"));
+            assert_eq!(s("minus").as_deref(), Some("-1e40"));
+            assert_eq!(
+                compact(v.get("big").unwrap()).as_deref(),
+                Some("100000000000000000000")
+            );
+        });
     }
 
     #[test]
@@ -372,16 +389,21 @@ mod tests {
     }
 
     #[test]
-    fn negative_integers_below_i64_are_widened_outside_strings_only() {
-        let src = br#"{"a":-9223372036854775809,"s":"-9223372036854775809\"-1234567890123456789","b":[-18446744073709551615],"c":-1.5e300,"d":-9223372036854775808,"e":-12345678901234567890.5}"#;
-        let widened = widen_negative_integers(src).unwrap();
-        assert_eq!(
-            String::from_utf8(widened).unwrap(),
-            r#"{"a":-9223372036854775809e0,"s":"-9223372036854775809\"-1234567890123456789","b":[-18446744073709551615e0],"c":-1.5e300,"d":-9223372036854775808e0,"e":-12345678901234567890.5}"#
+    fn negative_integers_below_i128_are_widened_outside_strings_only() {
+        let below = "-170141183460469231731687303715884105729";
+        let min = "-170141183460469231731687303715884105728";
+        let src = format!(
+            r#"{{"a":{below},"s":"{below}\"{below}","b":[-{u128_max}],"c":-1.5e300,"d":{min},"e":{below}.5,"f":-9223372036854775809}}"#,
+            u128_max = u128::MAX
         );
+        let widened = String::from_utf8(widen_negative_integers(src.as_bytes()).unwrap()).unwrap();
         assert_eq!(
-            widen_negative_integers(br#"{"a":-1,"s":"-99999999999999999999"}"#),
-            None
+            widened,
+            format!(
+                r#"{{"a":{below}e0,"s":"{below}\"{below}","b":[-{u128_max}e0],"c":-1.5e300,"d":{min},"e":{below}.5,"f":-9223372036854775809}}"#,
+                u128_max = u128::MAX
+            )
         );
+        assert_eq!(widen_negative_integers(min.as_bytes()), None);
     }
 }

@@ -864,17 +864,29 @@ fn uri_falls_back_to_resource_when_request_resource_is_incomplete() {
 #[test]
 fn integers_beyond_64_bits_keep_the_event_valid() {
     let mut h = Host::new(r#"{"podSpecPaths":{"example.com/Thing":"/spec/template/spec"}}"#);
-    let e = h.event(&Req {group: "example.com", kind: "Thing", resource: "things", namespace: Some("default"), name: "t", object: r#"{"spec":{"replicas":100000000000000000000,"floor":-9223372036854775809,"template":{"spec":{"hostPID":true}}}}"#, ..Req::default() }.json());
+    let object = r#"{"spec":{"replicas":100000000000000000000,"floor":-9223372036854775809,"min":-9223372036854775808,"beyond":-170141183460469231731687303715884105729,"template":{"spec":{"hostPID":true}}}}"#;
+    let e = h.event(
+        &Req {
+            group: "example.com",
+            kind: "Thing",
+            resource: "things",
+            namespace: Some("default"),
+            name: "t",
+            object,
+            ..Req::default()
+        }
+        .json(),
+    );
     assert_eq!(h.one(&e, "kar.req.pod.host_pid"), s("true"));
-    assert_eq!(
-        h.one(&e, "kar.value[/request/object/spec/replicas]"),
-        s("1e20")
-    );
-    // Just below i64::MIN: refused by simd-json itself, widened to a float before the parse.
-    assert_eq!(
-        h.one(&e, "kar.value[/request/object/spec/floor]"),
-        s("-9.223372036854776e18")
-    );
+    let value = |h: &mut Host, member: &str| {
+        h.one(&e, &format!("kar.value[/request/object/spec/{member}]"))
+    };
+    // Within 128 bits: as written.
+    assert_eq!(value(&mut h, "replicas"), s("100000000000000000000"));
+    assert_eq!(value(&mut h, "floor"), s("-9223372036854775809"));
+    assert_eq!(value(&mut h, "min"), s("-9223372036854775808"));
+    // Beyond (here just below i128::MIN, which simd-json itself refuses): a float.
+    assert_eq!(value(&mut h, "beyond"), s("-1.7014118346046923e38"));
 }
 
 #[test]

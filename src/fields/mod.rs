@@ -86,7 +86,7 @@ kar_fields! {
     target_namespace: "kar.target.namespace" => text(|r| req(r, &["namespace"])), "The namespace of the target object (request.namespace).";
     target_resource: "kar.target.resource" => text(|r| req(r, &["resource", "resource"])), "The resource of the target object, e.g. pods (request.resource.resource).";
     target_subresource: "kar.target.subresource" => text(|r| req(r, &["subResource"])), "The subresource, e.g. exec, status, ephemeralcontainers (request.subResource).";
-    target_pod_name: "kar.target.pod.name" => text(request::target_pod_name), "For requests on core pods: the pod's name (object, else old object, else request.name; subresources use the request name).";
+    target_pod_name: "kar.target.pod.name" => text(request::target_pod_name), "For requests on core pods: the pod's name (object, else old object, else request.name; on subresources the object, which may be options, is skipped).";
     req_kind: "kar.req.kind" => text(|r| req(r, &["kind", "kind"])), "The kind of the object (request.kind.kind).";
     req_group: "kar.req.group" => text(|r| req(r, &["kind", "group"])), "The API group of the object (request.kind.group; empty for the core group).";
     req_version: "kar.req.version" => text(|r| req(r, &["kind", "version"])), "The API version of the object (request.kind.version).";
