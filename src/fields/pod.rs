@@ -82,11 +82,13 @@ pub fn image<'a>(_: &PodSpec<'a>, c: Json<'a, 'a>) -> Vec<Text<'a>> {
     one(c.get("image"))
 }
 
-/// The image without `@digest` and without `:tag` (a tag colon comes after the last `/`).
+/// The image without `@digest` and without `:tag` (a tag colon comes after the last `/`; of an
+/// invalid `app:tag:extra`, which no runtime pulls, only the last part is cut, so that it never
+/// matches a trusted `app`).
 pub fn repository(image: &str) -> &str {
     let image = image.split('@').next().unwrap_or(image);
     let name_start = image.rfind('/').map_or(0, |i| i + 1);
-    match image[name_start..].find(':') {
+    match image[name_start..].rfind(':') {
         Some(colon) => &image[..name_start + colon],
         None => image,
     }
@@ -240,6 +242,7 @@ mod tests {
         assert_eq!(repository("nginx:1.25"), "nginx");
         assert_eq!(repository("registry:5000/app:1"), "registry:5000/app");
         assert_eq!(repository("registry:5000/app"), "registry:5000/app");
+        assert_eq!(repository("app:tag:extra"), "app:tag");
         assert_eq!(
             repository("ghcr.io/org/tool@sha256:0123abcd"),
             "ghcr.io/org/tool"
