@@ -322,6 +322,57 @@ fn http2_is_served_over_tls_and_in_clear() {
     plain.stop();
 }
 
+/// A request refused before its body is read (wrong content type, unknown path) gets its
+/// answer over HTTP/2 without its stream being reset while the client is still sending:
+/// answering and dropping the body reset it (CANCEL), and curl then reported a framing error
+/// instead of the 415.
+#[test]
+fn refusals_do_not_reset_http2_streams_still_sending() {
+    let (server, metrics) = start(false, "{}");
+    // Worker threads run the client connection while `stop` waits: it acknowledges the
+    // server's GOAWAY ping at once, as a live client (the apiserver) does.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = rt.block_on(async {
+        let tcp = tokio::net::TcpStream::connect(server.local_addr())
+            .await
+            .unwrap();
+        let (mut client, conn) = h2::client::handshake(tcp).await.unwrap();
+        tokio::spawn(conn);
+        for (path, content_type, status) in [
+            (PATH, "text/plain", StatusCode::UNSUPPORTED_MEDIA_TYPE),
+            ("/other", "application/json", StatusCode::NOT_FOUND),
+        ] {
+            let req = hyper::Request::post(format!("http://localhost{path}"))
+                .header("content-type", content_type)
+                .body(())
+                .unwrap();
+            let (response, mut body) = client.send_request(req, false).unwrap();
+            body.send_data(bytes::Bytes::from_static(b"{\"first\":"), false)
+                .unwrap();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            body.send_data(bytes::Bytes::from_static(b"\"half\"}"), true)
+                .expect("the stream was reset before the body was sent");
+            let response = response.await.unwrap();
+            assert_eq!(response.status(), status);
+        }
+        client
+    });
+    assert_eq!(load(&metrics.webhook_rejected), 2);
+    // An idle HTTP/2 connection does not hold the stop up.
+    let started = Instant::now();
+    server.stop();
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(client);
+}
+
 #[test]
 fn a_full_queue_still_answers_at_once() {
     let (server, metrics) = start(false, r#"{"queueCapacity":2}"#);

@@ -13,6 +13,9 @@ use tokio::time::{timeout_at, Instant};
 /// What is kept of a body over the limit or shed: enough for its uid.
 pub(super) const HEAD_KEPT: usize = 64 * 1024;
 
+/// The most of a refused request's body that is read (and dropped) before the answer.
+pub(super) const DISCARDED_AT_MOST: u64 = 64 * 1024;
+
 /// A body as read.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Body {
@@ -40,6 +43,21 @@ pub(super) enum Body {
         /// Bytes received.
         len: u64,
     },
+}
+
+/// Reads and drops `body` until its end, `limit` bytes or `time`, whichever comes first.
+pub(super) async fn discard<B>(mut body: B, limit: u64, time: Duration)
+where
+    B: HttpBody<Data = Bytes> + Unpin,
+{
+    let deadline = Instant::now() + time;
+    let mut len = 0u64;
+    while len < limit {
+        match timeout_at(deadline, body.frame()).await {
+            Ok(Some(Ok(frame))) => len += frame.data_ref().map_or(0, |d| d.len() as u64),
+            _ => return,
+        }
+    }
 }
 
 /// Reads `body`, holding at most `limit` bytes and only what `lease` grants, for at most
@@ -340,6 +358,26 @@ mod tests {
         assert!(
             matches!(oversize, Body::Oversize { ref head, len: 50_000, complete: true } if head.len() <= 5_000),
             "{oversize:?}"
+        );
+    }
+
+    #[test]
+    fn discard_reads_to_the_end_the_limit_or_the_time() {
+        let mut endless = Chunks::new(usize::MAX, 1_000, false);
+        run(discard(&mut endless, 64_000, Duration::from_secs(5)));
+        assert_eq!(usize::MAX - endless.n, 64, "stopped at the limit");
+        let mut short = Chunks::new(3, 1_000, false);
+        run(discard(&mut short, 64_000, Duration::from_secs(5)));
+        assert_eq!(short.n, 0, "read to its end");
+        let started = std::time::Instant::now();
+        run(discard(
+            Chunks::new(1, 10, true),
+            64_000,
+            Duration::from_millis(100),
+        ));
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "a stalled body is given up"
         );
     }
 }

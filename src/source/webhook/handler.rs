@@ -32,6 +32,8 @@ use std::time::Duration;
 const HEALTHZ: &str = "/healthz";
 /// Time allowed for a whole request body (oversize ones included) to arrive.
 const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest wait for the body of a request refused before its body (see [`Handler::handle`]).
+const DISCARD_TIME: Duration = Duration::from_secs(1);
 /// Bodies up to this size are taken in on the async worker (well under a millisecond); larger
 /// ones on a blocking thread.
 const INLINE_BODY: usize = 64 * 1024;
@@ -90,7 +92,8 @@ impl Handler {
     /// certificate that the client CA verified. In order: `/healthz` (counted nowhere: 200 for
     /// `GET` and `HEAD`, else 405), unknown path 404, client certificate then token 401 (before
     /// the method, so that unauthenticated clients learn nothing more), method 405, content
-    /// type 415, then the body: too slow 408; oversize, shed (no budget left), longer than
+    /// type 415 (these read at most 64 KiB of the body, for 1 s, before answering), then the
+    /// body: too slow 408; oversize, shed (no budget left), longer than
     /// maxEventSize, nested too deep to parse, or an internal error: 200 for the uid found in
     /// the body, else 413 (400 when too deep); invalid 400; valid 200. The body's share of the
     /// budget is held until its review is queued or dropped, and given back on every path
@@ -100,51 +103,11 @@ impl Handler {
         req: Request<Incoming>,
         client_verified: bool,
     ) -> Result<Answer, Infallible> {
-        let path = req.uri().path();
-        if path != self.path && path == HEALTHZ {
-            return Ok(match *req.method() {
-                Method::GET | Method::HEAD => {
-                    self.reply(StatusCode::OK, Bytes::from_static(br#"{"status":"ok"}"#))
-                }
-                _ => {
-                    let mut answer = self.answer(
-                        StatusCode::METHOD_NOT_ALLOWED,
-                        json!({ "error": "method not allowed" }).to_string().into(),
-                    );
-                    answer
-                        .headers_mut()
-                        .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
-                    answer
-                }
-            });
-        }
-        Metrics::add(&self.metrics.webhook_requests, 1);
-        if path != self.path {
-            return Ok(self.error(StatusCode::NOT_FOUND, "unknown path"));
-        }
-        if self.client_cert_required && !client_verified {
-            Metrics::add(&self.metrics.webhook_auth_failures, 1);
-            return Ok(self.error(StatusCode::UNAUTHORIZED, "a client certificate is required"));
-        }
-        if let Some(token) = &self.token {
-            if !token.admits(req.headers().get(AUTHORIZATION)) {
-                Metrics::add(&self.metrics.webhook_auth_failures, 1);
-                let mut answer =
-                    self.error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
-                answer
-                    .headers_mut()
-                    .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-                return Ok(answer);
-            }
-        }
-        if req.method() != Method::POST {
-            return Ok(self.method_not_allowed("POST"));
-        }
-        if !is_json(req.headers().get(CONTENT_TYPE)) {
-            return Ok(self.error(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "Content-Type must be application/json",
-            ));
+        if let Some(refusal) = self.refusal(&req, client_verified) {
+            // Answered before the body is read: an HTTP/2 stream would then be reset, and
+            // clients such as curl lose the answer. A bounded part of the body is read first.
+            body::discard(req.into_body(), body::DISCARDED_AT_MOST, DISCARD_TIME).await;
+            return Ok(refusal);
         }
         // Held until the review is queued or dropped: the end of this function.
         let mut lease = self.budget.lease();
@@ -189,6 +152,59 @@ impl Handler {
                 )
             }
         })
+    }
+
+    /// The answer to a request that is not a review for the path, given before its body:
+    /// `/healthz`, unknown path, authentication, method, content type (in that order, see
+    /// [`Self::handle`]); `None` for a POST of JSON to the path.
+    fn refusal(&self, req: &Request<Incoming>, client_verified: bool) -> Option<Answer> {
+        let path = req.uri().path();
+        if path != self.path && path == HEALTHZ {
+            return Some(match *req.method() {
+                Method::GET | Method::HEAD => {
+                    self.reply(StatusCode::OK, Bytes::from_static(br#"{"status":"ok"}"#))
+                }
+                _ => {
+                    let mut answer = self.answer(
+                        StatusCode::METHOD_NOT_ALLOWED,
+                        json!({ "error": "method not allowed" }).to_string().into(),
+                    );
+                    answer
+                        .headers_mut()
+                        .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+                    answer
+                }
+            });
+        }
+        Metrics::add(&self.metrics.webhook_requests, 1);
+        if path != self.path {
+            return Some(self.error(StatusCode::NOT_FOUND, "unknown path"));
+        }
+        if self.client_cert_required && !client_verified {
+            Metrics::add(&self.metrics.webhook_auth_failures, 1);
+            return Some(self.error(StatusCode::UNAUTHORIZED, "a client certificate is required"));
+        }
+        if let Some(token) = &self.token {
+            if !token.admits(req.headers().get(AUTHORIZATION)) {
+                Metrics::add(&self.metrics.webhook_auth_failures, 1);
+                let mut answer =
+                    self.error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
+                answer
+                    .headers_mut()
+                    .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                return Some(answer);
+            }
+        }
+        if req.method() != Method::POST {
+            return Some(self.method_not_allowed("POST"));
+        }
+        if !is_json(req.headers().get(CONTENT_TYPE)) {
+            return Some(self.error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Content-Type must be application/json",
+            ));
+        }
+        None
     }
 
     /// A whole body through the pipeline, under the panic guard. A panic is counted (in
