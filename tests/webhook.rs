@@ -322,12 +322,13 @@ fn http2_is_served_over_tls_and_in_clear() {
     plain.stop();
 }
 
-/// A request refused before its body is read (wrong content type, unknown path) gets its
-/// answer over HTTP/2 without its stream being reset while the client is still sending:
+/// HTTP/2 as curl and the apiserver see it, on raw frames. A request refused before its body is
+/// read (wrong content type, unknown path) gets its answer without its stream being reset
+/// while the client is still sending:
 /// answering and dropping the body reset it (CANCEL), and curl then reported a framing error
 /// instead of the 415.
 #[test]
-fn refusals_do_not_reset_http2_streams_still_sending() {
+fn http2_refusals_and_head_requests_keep_to_the_protocol() {
     let (server, metrics) = start(false, "{}");
     // Worker threads run the client connection while `stop` waits: it acknowledges the
     // server's GOAWAY ping at once, as a live client (the apiserver) does.
@@ -359,6 +360,15 @@ fn refusals_do_not_reset_http2_streams_still_sending() {
             let response = response.await.unwrap();
             assert_eq!(response.status(), status);
         }
+        // HEAD /healthz: an answer without DATA frames (curl and h2 refuse any).
+        let head = hyper::Request::head("http://localhost/healthz")
+            .body(())
+            .unwrap();
+        let (response, _) = client.send_request(head, true).unwrap();
+        let response = response.await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let mut body = response.into_body();
+        assert!(body.data().await.transpose().unwrap().is_none());
         client
     });
     assert_eq!(load(&metrics.webhook_rejected), 2);

@@ -161,9 +161,11 @@ impl Handler {
         let path = req.uri().path();
         if path != self.path && path == HEALTHZ {
             return Some(match *req.method() {
-                Method::GET | Method::HEAD => {
+                Method::GET => {
                     self.reply(StatusCode::OK, Bytes::from_static(br#"{"status":"ok"}"#))
                 }
+                // No body: HTTP/2 refuses DATA frames on a HEAD answer (a stream error).
+                Method::HEAD => self.reply(StatusCode::OK, Bytes::new()),
                 _ => {
                     let mut answer = self.answer(
                         StatusCode::METHOD_NOT_ALLOWED,
