@@ -11,11 +11,14 @@
 mod isolated;
 #[path = "common/lumberjack.rs"]
 mod lumberjack;
+#[path = "common/rng.rs"]
+mod rng;
 
 use k8sadmission::config::{Config, TailFrom};
 use k8sadmission::metrics::Metrics;
 use k8sadmission::source::tail::{Cursor, Follower};
 use lumberjack::Lumberjack;
+use rng::Rng;
 use std::collections::{BTreeSet, VecDeque};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -143,23 +146,6 @@ impl Falco {
 
     fn stop(self) {
         self.follower.stop();
-    }
-}
-
-/// splitmix64: a fixed seed gives the same actions on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
     }
 }
 

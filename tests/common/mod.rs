@@ -42,7 +42,12 @@ impl Host {
 
     /// An event whose payload is `json`.
     pub fn event(&self, json: &str) -> Built {
-        build_event(json)
+        build_event(json.as_bytes())
+    }
+
+    /// An event whose payload is any bytes (as a Falco capture may hold).
+    pub fn event_bytes(&self, payload: &[u8]) -> Built {
+        build_event(payload)
     }
 
     /// One `extract_fields` call for one field, as the runner returns it.
@@ -81,13 +86,13 @@ impl Host {
     }
 }
 
-/// A `k8s_admission` event whose payload is `json`, with a new event number.
-pub fn build_event(json: &str) -> Built {
+/// A `k8s_admission` event with this payload, with a new event number.
+pub fn build_event(payload: &[u8]) -> Built {
     let event = FalcoEvent {
         metadata: EventMetadata { ts: 1, tid: -1 },
         params: PluginEvent {
             plugin_id: 999,
-            event_data: json.as_bytes(),
+            event_data: payload,
         },
     };
     let mut bytes = Vec::new();
