@@ -122,8 +122,18 @@ impl Default for Config {
 }
 
 impl Config {
-    /// Checks what the schema cannot: the pod spec pointers.
+    /// Checks what serde cannot: the limits the schema states (for hosts that do not validate
+    /// against it, as Falco does) and the pod spec pointers.
     pub fn validate(&self) -> anyhow::Result<()> {
+        for (key, value) in [
+            ("maxEventSize", self.max_event_size),
+            ("webhookMaxBatchSize", self.webhook_max_batch_size),
+            ("queueCapacity", self.queue_capacity),
+            ("queueMaxBytes", self.queue_max_bytes),
+            ("captureMaxSize", self.capture_max_size),
+        ] {
+            anyhow::ensure!(value >= 1, "{key} must be at least 1");
+        }
         for (kind, ptr) in &self.pod_spec_paths {
             anyhow::ensure!(
                 ptr.starts_with('/'),
