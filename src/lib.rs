@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod open_params;
 pub mod review;
 pub mod source;
+pub mod threads;
 
 pub use admission::K8sAdmission;
 use falco_plugin::{extract_plugin, plugin, source_plugin};

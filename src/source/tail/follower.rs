@@ -10,13 +10,14 @@
 use super::checkpoint::Checkpoint;
 use super::locate::{State, Target};
 use super::position::{Cursor, Position};
-use super::watch::{DirWatch, NotifyThreads};
+use super::watch::DirWatch;
 use super::worker::{Output, Shared, Worker};
 use crate::config::Config;
 use crate::guard;
 use crate::metrics::Metrics;
 use crate::source::ingest::Ingest;
 use crate::source::queue::{Queue, Queued};
+use crate::threads::ThreadIds;
 use anyhow::Context;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -43,6 +44,8 @@ pub struct Follower {
     queue: Arc<Queue<Cursor>>,
     shared: Arc<Shared>,
     threads: Vec<PathThread>,
+    /// The kernel ids of the follow threads, waited for after they are joined.
+    thread_ids: ThreadIds,
     checkpoint: Option<Checkpoint>,
     /// Per path: the last cursor of the batch returned last (not known processed yet).
     returned: Vec<Option<Cursor>>,
@@ -127,6 +130,7 @@ impl Follower {
             queue,
             shared,
             threads: Vec::new(),
+            thread_ids: ThreadIds::default(),
             checkpoint,
             metrics,
             save_failed: false,
@@ -140,7 +144,8 @@ impl Follower {
                 follower.shared.clone(),
                 follower.metrics.clone(),
             );
-            match spawn(index, target, state, out, follower.metrics.clone()) {
+            let ids = follower.thread_ids.clone();
+            match spawn(index, target, state, out, follower.metrics.clone(), ids) {
                 Ok(thread) => follower.threads.push(thread),
                 Err(e) => {
                     follower.shutdown();
@@ -233,6 +238,7 @@ impl Follower {
             }
         }
         self.threads.clear();
+        self.thread_ids.wait_gone("follow");
         self.metrics.tail_lag_bytes.store(0, Ordering::Relaxed);
         self.commit(true);
         log::info!(
@@ -252,20 +258,22 @@ impl Drop for Follower {
     }
 }
 
-/// Starts the thread of path `index`.
+/// Starts the thread of path `index`, which records itself in `ids`.
 fn spawn(
     index: usize,
     target: Target,
     state: State,
     out: Output,
     metrics: Arc<Metrics>,
+    ids: ThreadIds,
 ) -> std::io::Result<PathThread> {
     let (wake, wakes) = sync_channel(1);
     let watch_wake = wake.clone();
     let handle = std::thread::Builder::new()
         .name(format!("k8sadm-follow-{index}"))
         .spawn(move || {
-            let notify_threads = NotifyThreads::default();
+            ids.record_current();
+            let notify_threads = ThreadIds::default();
             guard::catch(&metrics, "follow", || {
                 let watch = DirWatch::new(
                     target.path(),
@@ -281,7 +289,7 @@ fn spawn(
             // Every sender gone (the follower's, the watch's, notify's handlers): notify's
             // threads are ending; wait until they have.
             while wakes.recv().is_ok() {}
-            notify_threads.wait_ended();
+            notify_threads.wait_gone("notify");
         })?;
     Ok(PathThread {
         wake: Some(wake),

@@ -9,68 +9,21 @@
 //!
 //! notify does not join its thread, and a thread still running the library's code when Falco
 //! unloads it (hot reload) would crash Falco. So each handler records, when notify's thread
-//! drops it, the id of that thread, and [`NotifyThreads::wait_ended`] waits until the kernel
-//! has let every such thread go.
+//! drops it, the id of that thread, and the follower thread waits until the kernel has let
+//! every such thread go ([`ThreadIds::wait_gone`]).
 
 use super::identity::FileId;
 use super::names::BackupNames;
 use crate::guard;
 use crate::metrics::Metrics;
+use crate::threads::ThreadIds;
 use notify::{RecommendedWatcher, RecursiveMode, Watcher};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::SyncSender;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 /// How often a follower thread looks at its file without being woken.
 pub const POLL: std::time::Duration = std::time::Duration::from_millis(250);
-
-/// Longest wait for notify's threads to end once their handlers are gone (they end at once).
-const THREAD_EXIT_WAIT: Duration = Duration::from_secs(2);
-
-/// The kernel thread ids of the notify threads that have dropped their handler (and so are
-/// ending), shared by the watches of one follower thread.
-#[derive(Clone, Debug, Default)]
-pub struct NotifyThreads(Arc<Mutex<Vec<u32>>>);
-
-impl NotifyThreads {
-    /// Records the calling thread (notify's, dropping its handler).
-    fn ending(&self) {
-        if let Some(tid) = current_tid() {
-            self.0
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(tid);
-        }
-    }
-
-    /// Waits (at most [`THREAD_EXIT_WAIT`]) until every recorded thread has left the process;
-    /// call it once every handler is dropped (the wake-up channel disconnected).
-    pub fn wait_ended(&self) {
-        let tids = std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner));
-        let deadline = Instant::now() + THREAD_EXIT_WAIT;
-        for tid in tids {
-            let task = PathBuf::from(format!("/proc/self/task/{tid}"));
-            while task.exists() {
-                if Instant::now() > deadline {
-                    log::warn!("notify's watcher thread {tid} has not ended");
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(1));
-            }
-        }
-    }
-}
-
-/// The kernel id of the calling thread (`/proc/thread-self` is `<pid>/task/<tid>`).
-fn current_tid() -> Option<u32> {
-    std::fs::read_link("/proc/thread-self")
-        .ok()?
-        .file_name()?
-        .to_str()?
-        .parse()
-        .ok()
-}
 
 /// notify's event handler: wakes the follower thread on events about the followed file or
 /// its backups (or on a failure: the thread then looks for itself).
@@ -79,7 +32,7 @@ struct WakeOnEvent {
     names: BackupNames,
     wake: SyncSender<()>,
     metrics: Arc<Metrics>,
-    threads: NotifyThreads,
+    threads: ThreadIds,
 }
 
 impl notify::EventHandler for WakeOnEvent {
@@ -109,7 +62,7 @@ impl Drop for WakeOnEvent {
     /// Runs in notify's thread as it ends, before the sender (a field) is dropped: the thread
     /// is recorded before the follower thread can see the channel disconnect.
     fn drop(&mut self) {
-        self.threads.ending();
+        self.threads.record_current();
     }
 }
 
@@ -120,7 +73,7 @@ pub struct DirWatch {
     names: BackupNames,
     wake: SyncSender<()>,
     metrics: Arc<Metrics>,
-    threads: NotifyThreads,
+    threads: ThreadIds,
     watcher: Option<RecommendedWatcher>,
     /// Identity of the directory when the watch was set (a recreated one needs a new watch).
     watched: Option<FileId>,
@@ -144,7 +97,7 @@ impl DirWatch {
         path: &Path,
         wake: SyncSender<()>,
         metrics: Arc<Metrics>,
-        threads: NotifyThreads,
+        threads: ThreadIds,
     ) -> Self {
         let file_name = path
             .file_name()
@@ -212,20 +165,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_thread_id_is_this_threads_task() {
-        let tid = current_tid().expect("Linux has /proc/thread-self");
-        assert!(PathBuf::from(format!("/proc/self/task/{tid}")).exists());
-        let other = std::thread::spawn(|| current_tid().unwrap())
-            .join()
-            .unwrap();
-        assert_ne!(other, tid);
-    }
-
-    #[test]
-    fn waits_until_notifys_thread_has_left_the_process() {
+    fn notifys_thread_is_recorded_as_it_drops_its_handler() {
         let dir = tempfile::tempdir().unwrap();
         let (wake, wakes) = std::sync::mpsc::sync_channel(1);
-        let threads = NotifyThreads::default();
+        let threads = ThreadIds::default();
         let watch = DirWatch::new(
             &dir.path().join("audit.log"),
             wake,
@@ -236,9 +179,12 @@ mod tests {
         drop(watch);
         // Every sender gone: notify's thread has dropped its handler and recorded itself.
         while wakes.recv().is_ok() {}
-        let tids = threads.0.lock().unwrap().clone();
-        assert_eq!(tids.len(), 1);
-        threads.wait_ended();
-        assert!(!PathBuf::from(format!("/proc/self/task/{}", tids[0])).exists());
+        let recorded = threads.recorded();
+        assert_eq!(recorded.len(), 1);
+        threads.wait_gone("notify");
+        assert!(
+            !crate::threads::alive(recorded[0]),
+            "notify's thread is gone"
+        );
     }
 }

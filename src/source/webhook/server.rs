@@ -18,6 +18,7 @@ use crate::metrics::Metrics;
 use crate::open_params::WebhookAddr;
 use crate::source::log_limit::LogLimit;
 use crate::source::queue::Queued;
+use crate::threads::ThreadIds;
 use anyhow::Context;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -79,6 +80,8 @@ pub struct WebhookServer {
     stop: watch::Sender<bool>,
     accept: Option<JoinHandle<()>>,
     runtime: Option<Runtime>,
+    /// The runtime's threads, waited for until they have left the process.
+    threads: ThreadIds,
 }
 
 impl WebhookServer {
@@ -129,10 +132,13 @@ impl WebhookServer {
         )?);
         let (listener, bound) = bind(&addr)?;
         let local_addr = listener.local_addr()?;
+        let threads = ThreadIds::default();
+        let recorder = threads.clone();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(WORKERS)
             .max_blocking_threads(BLOCKING_THREADS)
             .thread_name("kar-webhook")
+            .on_thread_start(move || recorder.record_current())
             .enable_io()
             .enable_time()
             .build()
@@ -168,6 +174,7 @@ impl WebhookServer {
             stop,
             accept: Some(accept),
             runtime: Some(runtime),
+            threads,
         })
     }
 
@@ -193,14 +200,14 @@ impl WebhookServer {
             return;
         };
         let accept = self.accept.take();
-        let stop = &self.stop;
+        let (stop, threads) = (&self.stop, &self.threads);
         if tokio::runtime::Handle::try_current().is_ok() {
             // Waiting on a runtime from inside another one panics: wait from a plain thread.
             std::thread::scope(|s| {
-                s.spawn(move || finish(runtime, accept, stop));
+                s.spawn(move || finish(runtime, accept, stop, threads));
             });
         } else {
-            finish(runtime, accept, stop);
+            finish(runtime, accept, stop, threads);
         }
         self.handler.pipeline().queue().close();
         if self.tls {
@@ -220,13 +227,19 @@ impl Drop for WebhookServer {
 }
 
 /// Signals the stop, waits for the accept loop (and so every connection) to end, then drops the
-/// runtime, which joins its threads.
-fn finish(runtime: Runtime, accept: Option<JoinHandle<()>>, stop: &watch::Sender<bool>) {
+/// runtime, which joins its threads, and waits until they have left the process.
+fn finish(
+    runtime: Runtime,
+    accept: Option<JoinHandle<()>>,
+    stop: &watch::Sender<bool>,
+    threads: &ThreadIds,
+) {
     let _ = stop.send(true);
     if let Some(accept) = accept {
         let _ = runtime.block_on(accept);
     }
     drop(runtime);
+    threads.wait_gone("webhook");
 }
 
 /// Binds all interfaces for an empty host (see [`bind_all`]), else the first address the host
