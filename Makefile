@@ -18,12 +18,13 @@ build:
 demo: build
 	$(HOST) --plugin $(SO) --metrics $(CAPTURE)
 
-## test: formatting, clippy with -D warnings, fixtures up to date, and every test
-## (unit, runner, shared library, golden, follow, webhook, rules)
+## test: formatting, clippy with -D warnings, docs without broken links, fixtures up to date,
+## and every test (unit, runner, shared library, golden, follow, webhook, rules, examples)
 test: build
 	python3 testing/generate_fixtures.py --check
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --quiet
 	K8SADMISSION_SO=$(SO) $(CARGO) test --workspace
 
 ## bench: criterion benchmarks of field extraction

@@ -65,7 +65,7 @@ pub fn role_ref<'a>(r: &Review<'a>, key: &str) -> Option<Text<'a>> {
     json::get(binding(r)?, &["roleRef", key]).and_then(json::scalar)
 }
 
-/// kar.req.binding.subject.has_name[key].
+/// `kar.req.binding.subject.has_name[key]`.
 pub fn has_subject_name<'a>(r: &Review<'a>, key: &str) -> Option<Text<'a>> {
     binding(r)?;
     let found = subjects(r)

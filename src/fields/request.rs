@@ -49,7 +49,7 @@ pub fn auth_decision(_: &Review<'_>) -> Option<Text<'static>> {
     Some(Cow::Borrowed("allow"))
 }
 
-/// kar.user.extra[key].
+/// `kar.user.extra[key]`.
 pub fn user_extra<'a>(r: &Review<'a>, key: &str) -> Vec<Text<'a>> {
     elements(json::get(r.request, &["userInfo", "extra"]).and_then(|e| e.get(key)))
 }
@@ -124,7 +124,7 @@ pub fn uri(r: &Review<'_>) -> Option<Text<'static>> {
     Some(Cow::Owned(out))
 }
 
-/// kar.uri.param[key]: a CONNECT option (`command` of an exec), else a request option.
+/// `kar.uri.param[key]`: a CONNECT option (`command` of an exec), else a request option.
 pub fn uri_param<'a>(r: &Review<'a>, key: &str) -> Option<Text<'a>> {
     let source = if r.operation() == "CONNECT" {
         r.object()

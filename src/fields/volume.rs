@@ -61,7 +61,7 @@ pub fn path_matches(path: &str, key: &str) -> bool {
     }
 }
 
-/// kar.req.volume.hostpath[key]: `true` if a hostPath matches the key, `false` if none does.
+/// `kar.req.volume.hostpath[key]`: `true` if a hostPath matches the key, `false` if none does.
 pub fn hostpath_matches<'a>(r: &Review<'a>, key: &str) -> Option<Text<'a>> {
     let spec = r.pod_spec()?;
     let found = spec

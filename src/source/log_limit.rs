@@ -9,7 +9,7 @@ const BURST: u32 = 10;
 /// The window, in ns.
 const WINDOW_NS: i64 = 10_000_000_000;
 
-/// Lets [`BURST`] warnings of one kind through per window and reports how many were held back.
+/// Lets `BURST` warnings of one kind through per window and reports how many were held back.
 /// Shared freely between threads and tasks (`&self`, lock-free).
 #[derive(Debug)]
 pub struct LogLimit {
