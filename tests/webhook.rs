@@ -557,7 +557,7 @@ fn an_empty_host_listens_on_all_interfaces() {
 
 #[test]
 fn dropped_bodies_are_allowed_by_their_uid() {
-    let (server, metrics) = start(false, r#"{"maxEventSize":4096}"#);
+    let (server, metrics) = start(false, r#"{"maxEventSize":40000}"#);
     let rt = client_runtime();
     let url = server.local_addr();
     let send = |body: String| {
@@ -572,25 +572,30 @@ fn dropped_bodies_are_allowed_by_their_uid() {
     // Longer than maxEventSize: answered from the uid, never parsed (it is not even valid).
     let long = format!(
         r#"{{"apiVersion":"admission.k8s.io/v1","request":{{"uid":"long","x":"{}"#,
-        "x".repeat(5000)
+        "x".repeat(50_000)
     );
     allowed(&send(long), "long");
-    let long_no_uid = format!(r#"{{"request":{{"x":"{}"}}}}"#, "x".repeat(5000));
+    let long_no_uid = format!(r#"{{"request":{{"x":"{}"}}}}"#, "x".repeat(50_000));
     assert_eq!(send(long_no_uid).status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(load(&metrics.events_oversize), 2);
-    // Valid, but deeper than the parser goes: allowed, counted as unparsable.
-    let deep = format!(
-        r#"{{"request":{{"uid":"deep","x":{}{}}}}}"#,
-        "[".repeat(500),
-        "]".repeat(500)
-    );
-    allowed(&send(deep), "deep");
-    let deep_after_uid = format!(
+    // Deep (past serde_json's own 128 levels) but within the apiserver's 10,000: taken in.
+    let nested = |uid: &str, n: usize| {
+        format!(
+            r#"{{"request":{{"uid":"{uid}","x":{}{}}}}}"#,
+            "[".repeat(n),
+            "]".repeat(n)
+        )
+    };
+    allowed(&send(nested("deep", 500)), "deep");
+    assert_eq!(server.drain(10, Duration::from_secs(1)).len(), 1);
+    // Deeper than the apiserver allows: allowed by the uid, counted as unparsable.
+    allowed(&send(nested("deeper", 10_000)), "deeper");
+    let deeper_after_uid = format!(
         r#"{{"request":{{"x":{}{},"uid":"late"}}}}"#,
-        "{\"a\":".repeat(300),
-        "}".repeat(300)
+        "[".repeat(10_000),
+        "]".repeat(10_000)
     );
-    allowed(&send(deep_after_uid), "late");
+    allowed(&send(deeper_after_uid), "late");
     assert_eq!(load(&metrics.events_unparsable), 2);
     // Invalid JSON is still refused.
     assert_eq!(

@@ -98,7 +98,7 @@ impl Pipeline {
             Verdict::TooLarge => return self.too_large(body.len()),
             Verdict::TooDeep => {
                 Metrics::add(&self.metrics.events_unparsable, 1);
-                self.too_deep_warnings.warn(|| "webhook review dropped: it nests deeper than the JSON parser allows (127 levels); answered allowed; see events_unparsable".to_string());
+                self.too_deep_warnings.warn(|| "webhook review dropped: it nests deeper than the apiserver allows (10,000 levels); answered allowed; see events_unparsable".to_string());
                 return Outcome::ByHead {
                     status: StatusCode::BAD_REQUEST,
                     reason: "request.uid is missing or empty",
@@ -221,15 +221,23 @@ mod tests {
     }
 
     #[test]
-    fn too_deep_is_dropped_not_refused() {
+    fn deep_reviews_are_taken_in_and_deeper_than_the_apiserver_allows_dropped_not_refused() {
         let (p, m) = pipeline("{}");
-        let deep = format!(
-            r#"{{"request":{{"uid":"d","x":{}{}}}}}"#,
-            "[".repeat(200),
-            "]".repeat(200)
-        );
+        let nested = |n: usize| {
+            format!(
+                r#"{{"request":{{"uid":"d","x":{}{}}}}}"#,
+                "[".repeat(n),
+                "]".repeat(n)
+            )
+        };
+        // 200 levels: past serde_json's own limit (128), well within the apiserver's.
+        assert!(matches!(
+            admit(&p, nested(200).as_bytes()),
+            Outcome::Answer(_)
+        ));
+        assert_eq!(p.queue().drain(10, Duration::ZERO).len(), 1);
         assert_eq!(
-            admit(&p, deep.as_bytes()),
+            admit(&p, nested(20_000).as_bytes()),
             Outcome::ByHead {
                 status: StatusCode::BAD_REQUEST,
                 reason: "request.uid is missing or empty"

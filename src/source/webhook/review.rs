@@ -21,6 +21,11 @@ use std::io::{self, Write};
 const TS_KEY: &str = "requestReceivedTimestamp";
 /// The answer's apiVersion when the request names none.
 const DEFAULT_API_VERSION: &str = "admission.k8s.io/v1";
+/// Deepest nesting taken in: the apiserver's own limit (it refuses deeper JSON), so that a
+/// review it admitted is never dropped for its depth (a custom resource may nest unknown fields
+/// deeply; dropping it would hide the rest of the object). The parse runs on a stack grown as
+/// needed (serde_stacker), whatever the depth.
+const MAX_DEPTH: usize = 10_000;
 /// `,"requestReceivedTimestamp":"2026-11-20T10:15:03.123456789Z"`: what the stamp adds.
 const TS_MEMBER_LEN: usize = 1 + (TS_KEY.len() + 2) + 1 + 32;
 
@@ -42,8 +47,8 @@ pub(super) enum Verdict {
     Valid(Review),
     /// Not JSON, not an object, or no non-empty string `request.uid`: the reason of a 400.
     Invalid(&'static str),
-    /// Nests deeper than the parser's recursion limit (127 levels) before any syntax error: not
-    /// taken in, but not refused either (a 400 would deny the request under
+    /// Nests deeper than [`MAX_DEPTH`] before any syntax error (the apiserver never sends
+    /// that): not taken in, but not refused either (a 400 would deny the request under
     /// `failurePolicy: Fail`). The rest of the body was not read, so it may not be valid JSON.
     TooDeep,
     /// The compact, stamped form would be longer than the limit.
@@ -60,15 +65,19 @@ pub(super) fn review(body: &[u8], now: DateTime<Utc>, limit: usize) -> Verdict {
         buf: Vec::with_capacity(body.len().saturating_add(TS_MEMBER_LEN).min(limit)),
         limit,
         too_large: false,
+        too_deep: false,
     };
     let mut parser = serde_json::Deserializer::from_slice(body);
+    // serde_json's own limit (128 levels) would drop what the apiserver admits; the depth is
+    // bounded by MAX_DEPTH instead, and the stack grows with it.
+    parser.disable_recursion_limit();
     let parsed = Top { out: &mut sink }
-        .deserialize(&mut parser)
+        .deserialize(serde_stacker::Deserializer::new(&mut parser))
         .and_then(|()| parser.end());
-    if let Err(e) = parsed {
+    if parsed.is_err() {
         return if sink.too_large {
             Verdict::TooLarge
-        } else if is_too_deep(&e) {
+        } else if sink.too_deep {
             Verdict::TooDeep
         } else {
             Verdict::Invalid("the body is not a JSON object")
@@ -101,11 +110,6 @@ pub(super) fn review(body: &[u8], now: DateTime<Utc>, limit: usize) -> Verdict {
     })
 }
 
-/// `true` for serde_json's "recursion limit exceeded" (a syntax error by its category).
-fn is_too_deep(e: &serde_json::Error) -> bool {
-    e.is_syntax() && e.to_string().starts_with("recursion limit exceeded")
-}
-
 /// `{"apiVersion":…,"kind":"AdmissionReview","response":{"uid":…,"allowed":true}}`.
 pub(super) fn answer(api_version: Option<&str>, uid: &str) -> Vec<u8> {
     let answer = json!({
@@ -127,6 +131,8 @@ struct Sink {
     limit: usize,
     /// Set when a write would have gone past the limit.
     too_large: bool,
+    /// Set when a value nests deeper than [`MAX_DEPTH`].
+    too_deep: bool,
 }
 
 impl Write for Sink {
@@ -196,6 +202,7 @@ impl<'de> Visitor<'de> for Top<'_> {
             map.next_value_seed(Emit {
                 out: &mut *self.out,
                 comma: false,
+                depth: 1,
             })?;
         }
         raw(self.out, b"}")
@@ -237,10 +244,12 @@ impl<'de> de::Deserialize<'de> for Key<'de> {
 }
 
 /// Any value (or key), written compact as it is read; `comma` puts a `,` before it (the next
-/// element or member: a seed is only used when there is one).
+/// element or member: a seed is only used when there is one); `depth` counts the containers
+/// around it.
 struct Emit<'s> {
     out: &'s mut Sink,
     comma: bool,
+    depth: usize,
 }
 
 impl<'de> DeserializeSeed<'de> for Emit<'_> {
@@ -257,6 +266,16 @@ impl Emit<'_> {
             raw(self.out, b",")?;
         }
         put(self.out, value)
+    }
+
+    /// Opens a container (`[` or `{`) one level deeper, or fails past [`MAX_DEPTH`].
+    fn open<E: de::Error>(&mut self, bracket: &[u8; 2]) -> Result<usize, E> {
+        if self.depth + 1 > MAX_DEPTH {
+            self.out.too_deep = true;
+            return Err(E::custom("nested deeper than the apiserver allows"));
+        }
+        raw(self.out, if self.comma { bracket } else { &bracket[1..] })?;
+        Ok(self.depth + 1)
     }
 }
 
@@ -291,13 +310,14 @@ impl<'de> Visitor<'de> for Emit<'_> {
         self.scalar(&())
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        raw(self.out, if self.comma { b",[" } else { b"[" })?;
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
+        let depth = self.open(b",[")?;
         let mut comma = false;
         while seq
             .next_element_seed(Emit {
                 out: &mut *self.out,
                 comma,
+                depth,
             })?
             .is_some()
         {
@@ -306,13 +326,14 @@ impl<'de> Visitor<'de> for Emit<'_> {
         raw(self.out, b"]")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        raw(self.out, if self.comma { b",{" } else { b"{" })?;
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
+        let depth = self.open(b",{")?;
         let mut comma = false;
         while map
             .next_key_seed(Emit {
                 out: &mut *self.out,
                 comma,
+                depth,
             })?
             .is_some()
         {
@@ -320,6 +341,7 @@ impl<'de> Visitor<'de> for Emit<'_> {
             map.next_value_seed(Emit {
                 out: &mut *self.out,
                 comma: false,
+                depth,
             })?;
             comma = true;
         }
@@ -590,14 +612,17 @@ mod tests {
                 "]".repeat(n)
             )
         };
-        // The parser allows 127 levels: the top object, request, then 125 arrays.
+        // As deep as the apiserver allows: the top object, request, then 9,998 arrays.
         let verdict = |body: &[u8], limit| super::review(body, at(0), limit);
+        match verdict(deep(MAX_DEPTH - 2).as_bytes(), usize::MAX) {
+            Verdict::Valid(review) => assert!(
+                review.payload.ends_with(b"]]]}}")
+                    || review.payload.windows(5).any(|w| w == b"]]]]}")
+            ),
+            other => panic!("{other:?}"),
+        }
         assert!(matches!(
-            verdict(deep(125).as_bytes(), usize::MAX),
-            Verdict::Valid(_)
-        ));
-        assert!(matches!(
-            verdict(deep(126).as_bytes(), usize::MAX),
+            verdict(deep(MAX_DEPTH - 1).as_bytes(), usize::MAX),
             Verdict::TooDeep
         ));
         assert!(matches!(
