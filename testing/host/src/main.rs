@@ -3,6 +3,8 @@
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
@@ -10,6 +12,7 @@ use clap::Parser;
 use k8sadmission_host::fields::split_field_list;
 use k8sadmission_host::report::{default_json_fields, event_json, fields_line, summary_line};
 use k8sadmission_host::{default_plugin_path, Batch, FieldRef, Plugin, PLUGIN_PATH_ENV};
+use signal_hook::consts::{SIGINT, SIGTERM};
 
 /// Drive the k8sadmission Falco plugin through the Falco plugin C ABI and print its events.
 #[derive(Debug, Parser)]
@@ -69,11 +72,21 @@ fn emit(out: &mut impl Write, line: &str) -> Result<bool> {
     }
 }
 
-/// Reads the stream to its end, printing each event and counting them in `events`.
+/// Reads the stream to its end (or until SIGTERM or SIGINT), printing each event and counting
+/// them in `events`; then closes the instance, as Falco does when it stops (a follower saves
+/// its checkpoint, a webhook frees its port).
 fn pump(plugin: &mut Plugin, args: &Args, mode: &Mode, events: &mut u64) -> Result<()> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [SIGTERM, SIGINT] {
+        signal_hook::flag::register(signal, stop.clone())?;
+    }
     let mut instance = plugin.open(&args.open_params)?;
     let mut out = BufWriter::new(io::stdout().lock());
     'stream: loop {
+        if stop.load(Ordering::Relaxed) {
+            eprintln!("k8sadmission-host: stopping on a signal");
+            break;
+        }
         match instance.next_batch()? {
             Batch::Events(batch) => {
                 for ev in &batch {
