@@ -59,6 +59,15 @@ serial() {
     echo "0x$(openssl rand -hex 16)"
 }
 
+# issue NAME CN EXTFILE: a new key NAME.key and a certificate NAME.crt for CN, signed by the CA
+# with the extensions of EXTFILE.
+issue() {
+    newkey "$1.key"
+    openssl req -new -key "$1.key" -subj "/CN=$2" -out "$tmp/$1.csr"
+    openssl x509 -req -in "$tmp/$1.csr" -CA ca.crt -CAkey ca.key -set_serial "$(serial)" \
+        -sha256 -days "$DAYS" -extfile "$3" -out "$1.crt" 2>/dev/null
+}
+
 # 1. The CA (kept when it exists: the caBundle in the cluster stays valid).
 if [ -s ca.key ] && [ -s ca.crt ]; then
     echo "reusing the CA in $OUT_DIR/ca.crt" >&2
@@ -81,10 +90,7 @@ subjectAltName=$SANS
 subjectKeyIdentifier=hash
 authorityKeyIdentifier=keyid
 EOF
-newkey tls.key
-openssl req -new -key tls.key -subj "/CN=$CN" -out "$tmp/server.csr"
-openssl x509 -req -in "$tmp/server.csr" -CA ca.crt -CAkey ca.key -set_serial "$(serial)" \
-    -sha256 -days "$DAYS" -extfile "$tmp/server.ext" -out tls.crt 2>/dev/null
+issue tls "$CN" "$tmp/server.ext"
 cat tls.crt tls.key >falco.pem
 
 # 3. Optionally a client certificate, to test tlsClientCA (mTLS) with curl.
@@ -96,10 +102,7 @@ extendedKeyUsage=clientAuth
 subjectKeyIdentifier=hash
 authorityKeyIdentifier=keyid
 EOF
-    newkey client.key
-    openssl req -new -key client.key -subj "/CN=$CLIENT_CN" -out "$tmp/client.csr"
-    openssl x509 -req -in "$tmp/client.csr" -CA ca.crt -CAkey ca.key -set_serial "$(serial)" \
-        -sha256 -days "$DAYS" -extfile "$tmp/client.ext" -out client.crt 2>/dev/null
+    issue client "$CLIENT_CN" "$tmp/client.ext"
 fi
 
 chmod 644 ca.crt tls.crt

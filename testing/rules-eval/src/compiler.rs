@@ -196,7 +196,19 @@ struct MacroResolver<'a> {
     resolved: BTreeSet<String>,
 }
 
-impl MacroResolver<'_> {
+impl<'a> MacroResolver<'a> {
+    /// A resolver of `macros`, seeing those for which `visible` holds.
+    fn new(macros: &'a HashMap<String, Expr>, visible: &'a dyn Fn(&str) -> bool) -> Self {
+        Self {
+            macros,
+            visible,
+            path: Vec::new(),
+            errors: Vec::new(),
+            unknown: Vec::new(),
+            resolved: BTreeSet::new(),
+        }
+    }
+
     fn resolve(&mut self, e: &Expr) -> Expr {
         match e {
             Expr::And(c) => Expr::And(c.iter().map(|x| self.resolve(x)).collect()),
@@ -359,14 +371,7 @@ pub(crate) fn compile(col: &Collector) -> Result<Compiled> {
     for m in &col.macros.items {
         let ctx = at("macro", &m.name, m.line);
         let visible = |name: &str| col.macros.get(name).is_some_and(|o| o.index < m.visibility);
-        let mut r = MacroResolver {
-            macros: &macros,
-            visible: &visible,
-            path: Vec::new(),
-            errors: Vec::new(),
-            unknown: Vec::new(),
-            resolved: BTreeSet::new(),
-        };
+        let mut r = MacroResolver::new(&macros, &visible);
         r.run(&macros[&m.name], &ctx)?;
         used_macros.extend(r.resolved);
     }
@@ -403,14 +408,7 @@ pub(crate) fn compile(col: &Collector) -> Result<Compiled> {
         let ast = parse_condition(&condition, &mut lists, &ctx)?;
         collect_literals(&ast, ItemKind::Rule, &r.name, &mut literals);
         let visible = |_: &str| true;
-        let mut resolver = MacroResolver {
-            macros: &macros,
-            visible: &visible,
-            path: Vec::new(),
-            errors: Vec::new(),
-            unknown: Vec::new(),
-            resolved: BTreeSet::new(),
-        };
+        let mut resolver = MacroResolver::new(&macros, &visible);
         let mut ast = resolver.run(&ast, &ctx)?;
         used_macros.extend(resolver.resolved);
         compile_checks(&mut ast, &ctx, &mut fields)?;
